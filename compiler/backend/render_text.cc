@@ -1,0 +1,82 @@
+#include <sstream>
+
+#include "backend/render_diagnostics.h"
+
+namespace tpc {
+namespace {
+
+const char* SeverityName(Severity s) {
+  switch (s) {
+    case Severity::kNote: return "note";
+    case Severity::kWarning: return "warning";
+    case Severity::kError:
+    case Severity::kFatal: return "error";
+  }
+  return "?";
+}
+
+const char* SeverityColor(Severity s) {
+  switch (s) {
+    case Severity::kNote: return "\033[1;36m";
+    case Severity::kWarning: return "\033[1;35m";
+    default: return "\033[1;31m";
+  }
+}
+
+void Location(std::ostringstream& out, const SourceManager& sm, SourceLoc loc) {
+  if (!loc.valid()) return;
+  out << sm.path(loc.file);
+  if (loc.line > 0) out << ':' << loc.line << ':' << loc.column;
+  out << ": ";
+}
+
+// The quoted source line and a caret with `~` under the rest of the token.
+void Snippet(std::ostringstream& out, const SourceManager& sm, SourceLoc loc, bool color) {
+  if (!loc.valid() || loc.line <= 0) return;
+  std::string_view line = sm.Line(loc.file, loc.line);
+  if (line.empty()) return;
+  out << line << '\n';
+  std::string pad;
+  for (int i = 0; i < loc.column - 1 && i < static_cast<int>(line.size()); ++i) pad += line[i] == '\t' ? '\t' : ' ';
+  int len = std::max(1, std::min<int>(loc.length, static_cast<int>(line.size()) - loc.column + 1));
+  out << pad << (color ? "\033[1;32m" : "") << '^' << std::string(len - 1, '~') << (color ? "\033[0m" : "") << '\n';
+}
+
+}  // namespace
+
+std::string RenderText(const Diagnostics& diags, bool color) {
+  std::ostringstream out;
+  const SourceManager& sm = diags.sources();
+  for (const Diagnostic& d : diags.all()) {
+    if (color) out << "\033[1m";
+    Location(out, sm, d.loc);
+    if (color) out << SeverityColor(d.severity);
+    out << SeverityName(d.severity) << ": ";
+    if (color) out << "\033[0m\033[1m";
+    out << d.message << " [" << d.code << ']';
+    if (color) out << "\033[0m";
+    out << '\n';
+    Snippet(out, sm, d.loc, color);
+    for (const Note& n : d.notes) {
+      if (color) out << "\033[1m";
+      Location(out, sm, n.loc);
+      if (color) out << SeverityColor(Severity::kNote);
+      out << "note: ";
+      if (color) out << "\033[0m";
+      out << n.message << '\n';
+      Snippet(out, sm, n.loc, color);
+    }
+  }
+  return out.str();
+}
+
+std::string Summary(const Diagnostics& diags, const std::string& context) {
+  auto plural = [](int n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+  std::string verdict = diags.errors() ? "FAIL" : "ok";
+  return verdict + ": " + plural(diags.errors(), "error") + ", " + plural(diags.warnings(), "warning") +
+         (context.empty() ? "" : " (" + context + ")") + "\n";
+}
+
+}  // namespace tpc

@@ -1,0 +1,31 @@
+#ifndef TPC_DRIVER_CHECK_COMMAND_H_
+#define TPC_DRIVER_CHECK_COMMAND_H_
+
+#include <ostream>
+#include <string>
+
+#include "passes/analysis.h"
+
+namespace tpc {
+
+/// Exit codes of every tpc command (one enum, like ninja's exit_status.h).
+enum ExitCode { kExitOk = 0, kExitErrors = 1, kExitUsage = 2, kExitInternal = 3 };
+
+enum class OutputFormat { kText, kJson, kSarif };
+
+/// Everything `tpc check` takes from the command line.
+struct CheckRequest {
+  std::string model_path;
+  std::string plan_path;
+  std::string arch_dir;  ///< extra architecture templates, overriding the bundled ones
+  CheckOptions options;
+  OutputFormat format = OutputFormat::kText;
+  bool color = false;
+};
+
+/// Loads model and plan, runs the checks and writes diagnostics to `out`; returns the exit code.
+int RunCheckCommand(const CheckRequest& req, std::ostream& out);
+
+}  // namespace tpc
+
+#endif  // TPC_DRIVER_CHECK_COMMAND_H_

@@ -1,0 +1,230 @@
+#include "frontend/arch_template.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "support/strings.h"
+#include "support/yaml_file.h"
+
+namespace tpc {
+
+// Generated from plans/arch/*.yaml by plans/CMakeLists.txt.
+struct EmbeddedFile {
+  const char* name;
+  const char* text;
+};
+extern const EmbeddedFile kArchFiles[];
+extern const int kNumArchFiles;
+
+namespace {
+
+// Parsing helpers throw this; ParseArchTemplate turns it into one diagnostic at the node.
+struct TemplateError {
+  YAML::Node node;
+  std::string message;
+};
+
+const std::pair<const char*, ModuleKind> kKinds[] = {
+    {"linear", ModuleKind::kLinear},       {"embedding", ModuleKind::kEmbedding},
+    {"norm", ModuleKind::kNorm},           {"attention", ModuleKind::kAttention},
+    {"add", ModuleKind::kAdd},             {"mul", ModuleKind::kMul},
+    {"router", ModuleKind::kRouter},       {"experts", ModuleKind::kExperts},
+    {"mixer", ModuleKind::kMixer},
+};
+
+std::string Str(const YAML::Node& n, const char* what) {
+  if (!n.IsScalar()) throw TemplateError{n, std::string(what) + " must be a string"};
+  return n.as<std::string>();
+}
+
+Expr ParseExpr(const YAML::Node& n) {
+  if (!n.IsScalar()) throw TemplateError{n, "expected an expression"};
+  try {
+    return Expr::Parse(n.as<std::string>());
+  } catch (const ExprError& e) {
+    throw TemplateError{n, e.what()};
+  }
+}
+
+std::vector<Expr> ParseShape(const YAML::Node& n) {
+  if (!n.IsSequence()) throw TemplateError{n, "a shape must be a sequence of expressions"};
+  std::vector<Expr> out;
+  for (const YAML::Node& d : n) out.push_back(ParseExpr(d));
+  return out;
+}
+
+std::vector<std::string> StrList(const YAML::Node& n, const char* what) {
+  std::vector<std::string> out;
+  if (n.IsScalar()) return {n.as<std::string>()};
+  if (!n.IsSequence()) throw TemplateError{n, std::string(what) + " must be a list of strings"};
+  for (const YAML::Node& s : n) out.push_back(Str(s, what));
+  return out;
+}
+
+ModuleTemplate ParseModule(int file, const YAML::Node& n) {
+  if (!n.IsMap()) throw TemplateError{n, "a module must be a mapping"};
+  ModuleTemplate m;
+  m.loc = LocOf(file, n);
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (key == "name") {
+      m.name = Str(v, "name");
+    } else if (key == "kind") {
+      std::string k = Str(v, "kind");
+      auto it = std::find_if(std::begin(kKinds), std::end(kKinds), [&](auto& p) { return k == p.first; });
+      if (it == std::end(kKinds)) throw TemplateError{v, "unknown module kind '" + k + "'"};
+      m.kind = it->second;
+    } else if (key == "role") {
+      m.role = Str(v, "role");
+    } else if (key == "virtual") {
+      m.is_virtual = v.as<bool>();
+    } else if (key == "per_head") {
+      m.per_head = v.as<bool>();
+    } else if (key == "when") {
+      m.when = ParseExpr(v);
+    } else if (key == "weight") {
+      m.weight = ParseShape(v);
+    } else if (key == "bias") {
+      m.bias = ParseExpr(v);
+    } else if (key == "params") {
+      if (!v.IsSequence()) throw TemplateError{v, "params must be a list"};
+      for (const YAML::Node& p : v)
+        m.params.push_back({Str(p["name"], "param name"), p["role"] ? Str(p["role"], "role") : "",
+                            ParseShape(p["shape"])});
+    } else if (key == "fused") {
+      std::string f = Str(v, "fused");
+      if (f == "concat") m.fused = FusedLayout::kConcat;
+      else if (f == "per_head") m.fused = FusedLayout::kPerHead;
+      else throw TemplateError{v, "fused must be concat or per_head"};
+    } else if (key == "segments") {
+      if (!v.IsMap()) throw TemplateError{v, "segments must map names to row counts"};
+      for (const auto& s : v) m.segments.emplace_back(s.first.as<std::string>(), ParseExpr(s.second));
+    } else if (key == "heads") {
+      m.heads = ParseExpr(v);
+    } else if (key == "kv_heads") {
+      m.kv_heads = ParseExpr(v);
+    } else if (key == "in") {
+      m.inputs = StrList(v, "in");
+    } else if (key == "tied_to") {
+      m.tied_to = Str(v, "tied_to");
+    } else if (key == "tie_when") {
+      m.tie_when = ParseExpr(v);
+    } else {
+      throw TemplateError{kv.first, "unknown module field '" + key + "'"};
+    }
+  }
+  if (m.name.empty()) throw TemplateError{n, "a module needs a name"};
+  if (m.kind == ModuleKind::kAttention || m.kind == ModuleKind::kAdd || m.kind == ModuleKind::kMul)
+    m.is_virtual = true;
+  return m;
+}
+
+std::vector<ModuleTemplate> ParseModules(int file, const YAML::Node& n) {
+  std::vector<ModuleTemplate> out;
+  if (!n) return out;
+  if (!n.IsSequence()) throw TemplateError{n, "expected a list of modules"};
+  for (const YAML::Node& m : n) out.push_back(ParseModule(file, m));
+  return out;
+}
+
+}  // namespace
+
+std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std::string& text,
+                                              Diagnostics& diags) {
+  std::optional<YamlDoc> doc = ParseYamlText(path, text, diags);
+  if (!doc) return std::nullopt;
+  const YAML::Node& root = doc->root;
+  ArchTemplate t;
+  t.file = doc->file;
+  try {
+    if (!root.IsMap()) throw TemplateError{root, "the document must be a mapping"};
+    for (const auto& kv : root) {
+      std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      if (key == "family") t.family = Str(v, "family");
+      else if (key == "model_types") t.model_types = StrList(v, "model_types");
+      else if (key == "base_prefix") t.base_prefix = Str(v, "base_prefix");
+      else if (key == "base_prefix_for") {
+        for (const auto& p : v) t.base_prefix_for[p.first.as<std::string>()] = Str(p.second, "prefix");
+      } else if (key == "text_config") t.text_config_types = StrList(v, "text_config");
+      else if (key == "defaults") {
+        if (!v.IsMap()) throw TemplateError{v, "defaults must be a mapping"};
+        for (const auto& d : v) t.defaults.emplace_back(d.first.as<std::string>(), ParseExpr(d.second));
+      } else if (key == "pre") t.pre = ParseModules(t.file, v);
+      else if (key == "post") t.post = ParseModules(t.file, v);
+      else if (key == "layers") {
+        t.layers_path = Str(v["path"], "layers.path");
+        t.layers_count = ParseExpr(v["count"]);
+        t.layers_in = Str(v["in"], "layers.in");
+        t.layers_out = Str(v["out"], "layers.out");
+        t.layer = ParseModules(t.file, v["modules"]);
+      } else if (key == "description") {
+        // Free text for readers of the data file.
+      } else {
+        throw TemplateError{kv.first, "unknown field '" + key + "'"};
+      }
+    }
+    if (t.family.empty() || t.model_types.empty())
+      throw TemplateError{root, "a template needs 'family' and 'model_types'"};
+    if (t.layers_path.empty()) throw TemplateError{root, "a template needs 'layers'"};
+  } catch (const TemplateError& e) {
+    diags.Report(DiagId::kBadArchTemplate, LocOf(t.file, e.node), {e.message});
+    return std::nullopt;
+  } catch (const YAML::Exception& e) {
+    diags.Report(DiagId::kBadArchTemplate, {t.file, e.mark.line + 1, e.mark.column + 1, 1}, {e.msg});
+    return std::nullopt;
+  }
+  return t;
+}
+
+bool ArchRegistry::Load(const std::string& extra_dir, Diagnostics& diags) {
+  bool ok = true;
+  auto add = [&](const std::string& path, const std::string& text) {
+    std::optional<ArchTemplate> t = ParseArchTemplate(path, text, diags);
+    if (!t) {
+      ok = false;
+      return;
+    }
+    // A later template (from --arch-dir) replaces a bundled one for the same model types.
+    for (const std::string& mt : t->model_types)
+      for (ArchTemplate& old : templates_) std::erase(old.model_types, mt);
+    templates_.push_back(std::move(*t));
+  };
+  for (int i = 0; i < kNumArchFiles; ++i)
+    add(std::string("plans/arch/") + kArchFiles[i].name, kArchFiles[i].text);
+  if (!extra_dir.empty()) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(extra_dir, ec))
+      if (e.path().extension() == ".yaml") files.push_back(e.path());
+    if (ec) {
+      int f = diags.sources().AddPath(extra_dir);
+      diags.Report(DiagId::kFileUnreadable, {f, 0, 0, 0}, {extra_dir, ec.message()});
+      return false;
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& p : files) {
+      std::string text;
+      if (ReadTextFile(p.string(), &text, diags)) add(p.string(), text);
+      else ok = false;
+    }
+  }
+  return ok;
+}
+
+const ArchTemplate* ArchRegistry::Find(const std::string& model_type) const {
+  for (const ArchTemplate& t : templates_)
+    if (std::find(t.model_types.begin(), t.model_types.end(), model_type) != t.model_types.end())
+      return &t;
+  return nullptr;
+}
+
+std::vector<std::string> ArchRegistry::ModelTypes() const {
+  std::vector<std::string> out;
+  for (const ArchTemplate& t : templates_) out.insert(out.end(), t.model_types.begin(), t.model_types.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace tpc

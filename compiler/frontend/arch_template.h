@@ -1,0 +1,77 @@
+#ifndef TPC_FRONTEND_ARCH_TEMPLATE_H_
+#define TPC_FRONTEND_ARCH_TEMPLATE_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/model_graph.h"
+#include "support/diagnostics.h"
+#include "support/expr.h"
+
+namespace tpc {
+
+/// One module line of an architecture template (schemas/arch.schema.json).
+struct ModuleTemplate {
+  std::string name;  ///< relative to the layer inside `layers`, else to the root; "{base}" expands
+  ModuleKind kind = ModuleKind::kLinear;
+  std::string role;
+  bool is_virtual = false;
+  bool per_head = false;
+  std::optional<Expr> when;  ///< include the module only where this is non-zero
+  std::vector<Expr> weight;  ///< shape of `weight`, if the module has one
+  std::optional<Expr> bias;  ///< a `bias` of shape [weight[0]] where non-zero
+  struct ParamTemplate {
+    std::string name;
+    std::string role;
+    std::vector<Expr> shape;
+  };
+  std::vector<ParamTemplate> params;
+  FusedLayout fused = FusedLayout::kNone;
+  std::vector<std::pair<std::string, Expr>> segments;
+  std::optional<Expr> heads, kv_heads;
+  std::vector<std::string> inputs;
+  std::string tied_to;
+  std::optional<Expr> tie_when;
+  SourceLoc loc;
+};
+
+/// How a family of config.json files expands into modules (one file per family in plans/arch/).
+struct ArchTemplate {
+  std::string family;
+  std::vector<std::string> model_types;
+  std::string base_prefix = "model";
+  std::map<std::string, std::string> base_prefix_for;  ///< per model_type override
+  std::vector<std::string> text_config_types;          ///< model types whose fields sit in text_config
+  std::vector<std::pair<std::string, Expr>> defaults;  ///< derived fields, in order
+  std::vector<ModuleTemplate> pre, post;  ///< modules before and after the decoder layers
+  std::string layers_path;                ///< e.g. "{base}.layers"
+  Expr layers_count = Expr::Constant(0);
+  std::string layers_in;   ///< module feeding layer 0
+  std::string layers_out;  ///< module of a layer producing its output
+  std::vector<ModuleTemplate> layer;
+  int file = -1;
+};
+
+/// Parses one template document; reports problems as bad-arch-template and returns nullopt.
+std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std::string& text,
+                                              Diagnostics& diags);
+
+/// The bundled templates (compiled in from plans/arch/), plus any from `extra_dir`.
+class ArchRegistry {
+ public:
+  /// Loads the bundled templates and, if non-empty, every *.yaml in `extra_dir` (which win).
+  bool Load(const std::string& extra_dir, Diagnostics& diags);
+  /// Returns the template for a model_type, or nullptr.
+  const ArchTemplate* Find(const std::string& model_type) const;
+  /// Every supported model_type, sorted.
+  std::vector<std::string> ModelTypes() const;
+
+ private:
+  std::vector<ArchTemplate> templates_;
+};
+
+}  // namespace tpc
+
+#endif  // TPC_FRONTEND_ARCH_TEMPLATE_H_

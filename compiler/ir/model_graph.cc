@@ -1,0 +1,74 @@
+#include "ir/model_graph.h"
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/topological_sort.hpp>
+#include <iterator>
+
+
+namespace tpc {
+
+const char* KindName(ModuleKind k) {
+  switch (k) {
+    case ModuleKind::kContainer: return "container module";
+    case ModuleKind::kLinear: return "linear layer";
+    case ModuleKind::kEmbedding: return "embedding";
+    case ModuleKind::kNorm: return "norm";
+    case ModuleKind::kAttention: return "attention";
+    case ModuleKind::kAdd: return "residual add";
+    case ModuleKind::kMul: return "elementwise product";
+    case ModuleKind::kRouter: return "MoE router";
+    case ModuleKind::kExperts: return "MoE experts module";
+    case ModuleKind::kMixer: return "mixer";
+  }
+  return "?";
+}
+
+int ModelGraph::Add(Module m) {
+  // Create parents first so named_modules() order (parents before children) holds.
+  for (size_t dot = m.name.find('.'); dot != std::string::npos; dot = m.name.find('.', dot + 1)) {
+    std::string parent = m.name.substr(0, dot);
+    if (!by_name_.count(parent) && !m.is_virtual) {
+      Module c;
+      c.name = parent;
+      c.layer = m.layer;
+      by_name_[parent] = static_cast<int>(modules_.size());
+      modules_.push_back(std::move(c));
+    }
+  }
+  auto it = by_name_.find(m.name);
+  if (it != by_name_.end()) {
+    // A container created implicitly is now declared for real.
+    modules_[it->second] = std::move(m);
+    return it->second;
+  }
+  int id = static_cast<int>(modules_.size());
+  by_name_[m.name] = id;
+  modules_.push_back(std::move(m));
+  return id;
+}
+
+int ModelGraph::Find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+bool ModelGraph::ForwardOrder(std::vector<int>* order) const {
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+  Graph g(modules_.size());
+  for (size_t v = 0; v < modules_.size(); ++v)
+    for (int u : modules_[v].inputs) boost::add_edge(u, v, g);
+  std::vector<Graph::vertex_descriptor> reversed;
+  try {
+    boost::topological_sort(g, std::back_inserter(reversed));
+  } catch (const boost::not_a_dag&) {
+    return false;
+  }
+  order->clear();
+  for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
+    const Module& m = modules_[*it];
+    if (m.kind != ModuleKind::kContainer) order->push_back(static_cast<int>(*it));
+  }
+  return true;
+}
+
+}  // namespace tpc

@@ -1,0 +1,96 @@
+#ifndef TPC_IR_MODEL_GRAPH_H_
+#define TPC_IR_MODEL_GRAPH_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "support/source_manager.h"
+
+namespace tpc {
+
+/// What a module computes; decides which placement rule applies to it.
+enum class ModuleKind {
+  kContainer,  ///< a parent in the module tree with no computation of its own
+  kLinear,
+  kEmbedding,
+  kNorm,
+  kAttention,  ///< scaled-dot-product attention over q, k, v (virtual: no nn.Module)
+  kAdd,        ///< residual add (virtual)
+  kMul,        ///< act(gate) * up (virtual)
+  kRouter,     ///< MoE router: needs global expert logits
+  kExperts,    ///< fused MoE experts holding 3-D parameters [E, out, in]
+  kMixer,      ///< a block tpc does not shard (mamba, linear attention): must stay replicated
+};
+
+/// How the rows of a fused projection are ordered.
+enum class FusedLayout {
+  kNone,
+  kConcat,   ///< [Q | K | V] or [gate | up]: contiguous segments
+  kPerHead,  ///< per-head interleaved (gpt_neox query_key_value): a contiguous chunk holds whole heads
+};
+
+/// One tensor of a module, e.g. `weight` [out, in].
+struct Param {
+  std::string name;  ///< local name: weight, bias, gate_up_proj
+  std::vector<int64_t> shape;
+  std::string role;  ///< for experts: gate_up, down
+};
+
+/// A row range of a fused parameter, e.g. the K rows of qkv_proj.
+struct Segment {
+  std::string name;
+  int64_t rows = 0;
+};
+
+/// A module of the expanded model: a node of the module tree and, unless a container, of the dataflow.
+struct Module {
+  std::string name;  ///< fully qualified: model.layers.7.self_attn.q_proj
+  ModuleKind kind = ModuleKind::kContainer;
+  std::string role;    ///< attn_q, attn_o, mlp_down, embed, lm_head, ...
+  int layer = -1;      ///< decoder layer index, -1 outside the layers
+  bool is_virtual = false;  ///< exists only in the dataflow; plan keys never match it
+  bool per_head = false;    ///< a norm over head_dim (qwen3 q_norm): fine on head-sharded input
+  std::vector<Param> params;
+  FusedLayout fused = FusedLayout::kNone;
+  std::vector<Segment> segments;
+  int64_t heads = 0;     ///< attention: query heads
+  int64_t kv_heads = 0;  ///< attention: key/value heads
+  std::vector<int> inputs;  ///< dataflow predecessors (module ids)
+  int tied_to = -1;         ///< module whose weight this module's weight is
+};
+
+/// The expanded model: module tree, parameters and dataflow, plus the config facts checks need.
+class ModelGraph {
+ public:
+  /// Adds a module (and any missing parent containers); returns its id.
+  int Add(Module m);
+  /// Returns the id of a module by name, or -1.
+  int Find(const std::string& name) const;
+  /// Returns the dataflow modules in forward order (Boost.Graph topological sort); false on a cycle.
+  bool ForwardOrder(std::vector<int>* order) const;
+
+  std::vector<Module>& modules() { return modules_; }
+  const std::vector<Module>& modules() const { return modules_; }
+  const Module& at(int id) const { return modules_[id]; }
+
+  std::string model_type;
+  std::string family;       ///< the architecture template that expanded it
+  std::string base_prefix;  ///< where base_model_tp_plan keys are rooted: model, gpt_neox, ...
+  int num_layers = 0;
+  int config_file = -1;
+  /// Where each config field was set, for notes ("'num_key_value_heads' set here").
+  std::map<std::string, SourceLoc> field_locs;
+
+ private:
+  std::vector<Module> modules_;
+  std::unordered_map<std::string, int> by_name_;
+};
+
+const char* KindName(ModuleKind k);
+
+}  // namespace tpc
+
+#endif  // TPC_IR_MODEL_GRAPH_H_

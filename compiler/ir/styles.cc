@@ -1,0 +1,171 @@
+#include "ir/styles.h"
+
+#include <iterator>
+
+namespace tpc {
+namespace {
+
+constexpr Layout R = Layout::kReplicate;
+constexpr Layout S = Layout::kShardLast;
+constexpr Layout Q = Layout::kShardSeq;
+constexpr Layout P = Layout::kPartial;
+constexpr bool kLocal = true;
+constexpr bool kDTensor = false;
+
+// Shorthands for rows: name, target, split, in, out, local_out, rewraps_input, packed, reduces,
+// passthrough, skipped.
+constexpr StyleInfo Row(std::string_view name, Target t, WeightSplit w, Layout in, Layout out,
+                        bool local, bool rewrap) {
+  return {name, t, w, in, out, local, rewrap, false, false, false, nullptr};
+}
+constexpr StyleInfo Packed(StyleInfo s) { return s.packed = true, s; }
+constexpr StyleInfo Pass(std::string_view name, Target t) {
+  return {name, t, WeightSplit::kNone, R, R, kLocal, false, false, false, true, nullptr};
+}
+constexpr StyleInfo Reduce(std::string_view name) {
+  return {name, Target::kBlock, WeightSplit::kNone, P, R, kLocal, false, false, true, false, nullptr};
+}
+constexpr StyleInfo Skip(std::string_view name, const char* why) {
+  return {name, Target::kAny, WeightSplit::kNone, R, R, kLocal, false, false, false, true, why};
+}
+
+using T = Target;
+using W = WeightSplit;
+
+// torch parallelize_module as NeMo AutoModel drives it (automodel.md §0.1, §1.2, §1.3).
+constexpr StyleInfo kTorch[] = {
+    Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, true),
+    Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, true),
+    Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, true),
+    Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true),
+    // A plain input is assumed to be sequence-sharded already; the output stays a Shard(1) DTensor.
+    Row("sequence_parallel", T::kAny, W::kNone, Q, Q, kDTensor, true),
+    Skip("replicated_with_grad_allreduce", "translate_to_torch_parallel_style returns None and the key is dropped"),
+    Skip("local_colwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
+    Skip("local_rowwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
+    Skip("gather", "HF MoE styles are skipped before translation, so the module stays replicated"),
+    Skip("ep_router", "styles starting with 'ep_' are skipped, so the module stays replicated"),
+};
+
+// transformers 4.51-4.57: DTensor styles plus the local_* family (hf_tp.md §1.3).
+constexpr StyleInfo kHfV4[] = {
+    Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, true),
+    Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, true),
+    Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, true),
+    Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true),
+    // local_* styles install no hooks: the maths stays local and a parent `gather` must reduce.
+    Row("local_colwise", T::kLinearLike, W::kOut, R, S, kLocal, false),
+    Row("local_rowwise", T::kLinearLike, W::kIn, S, P, kLocal, false),
+    Packed(Row("local_packed_rowwise", T::kLinearLike, W::kIn, S, P, kLocal, false)),
+    Pass("local", T::kAny),
+    Reduce("gather"),
+    Row("sequence_parallel", T::kAny, W::kNone, R, R, kLocal, true),
+    Pass("replicate", T::kAny),
+    Row("grouped_gemm", T::kExpertParam, W::kExperts, R, P, kLocal, false),
+    Pass("ep_router", T::kAny),
+};
+
+// transformers >= 5.1: plain local tensors and custom autograd collectives (hf_tp.md §1.2).
+constexpr StyleInfo kHfV5[] = {
+    Row("embedding_rowwise", T::kEmbedding, W::kEmbedVocab, R, R, kLocal, false),
+    Row("colwise_gather_output", T::kLinearLike, W::kOut, R, R, kLocal, false),
+    Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, false),
+    Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false),
+    Row("rowwise_split_input", T::kLinearLike, W::kIn, R, R, kLocal, false),
+    Packed(Row("packed_colwise", T::kLinearLike, W::kOut, R, S, kLocal, false)),
+    Packed(Row("packed_rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false)),
+    // All-gather before and reduce-scatter after, both on the last dim (code reading, hf_tp.md §1.2).
+    Row("sequence_parallel", T::kAny, W::kNone, S, S, kLocal, false),
+    Row("grouped_gemm", T::kExpertParam, W::kExperts, R, P, kLocal, false),
+    Pass("ep_router", T::kAny),
+    Reduce("moe_tp_experts"),
+    Row("embedding_colwise", T::kEmbedding, W::kEmbedHidden, R, R, kLocal, false),
+    Pass("moe_identity_expert", T::kAny),
+    Pass("replicated_with_grad_allreduce", T::kAny),
+    Row("mla_kv_a_proj", T::kLinearLike, W::kNone, R, R, kLocal, false),
+};
+
+template <size_t N>
+const StyleInfo* Lookup(const StyleInfo (&table)[N], std::string_view name) {
+  for (const StyleInfo& s : table)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+template <size_t N>
+void Names(const StyleInfo (&table)[N], std::vector<std::string>* out) {
+  for (const StyleInfo& s : table) out->emplace_back(s.name);
+}
+
+}  // namespace
+
+const char* DialectName(Dialect d) {
+  switch (d) {
+    case Dialect::kTorch: return "torch";
+    case Dialect::kHfV4: return "hf-v4";
+    case Dialect::kHfV5: return "hf-v5";
+  }
+  return "?";
+}
+
+std::optional<Dialect> ParseDialect(std::string_view s) {
+  if (s == "torch") return Dialect::kTorch;
+  if (s == "hf-v4") return Dialect::kHfV4;
+  if (s == "hf-v5") return Dialect::kHfV5;
+  return std::nullopt;
+}
+
+const StyleInfo* FindStyle(Dialect dialect, std::string_view name) {
+  switch (dialect) {
+    case Dialect::kTorch:
+      if (name.substr(0, 3) == "ep_") return Lookup(kTorch, "ep_router");
+      return Lookup(kTorch, name);
+    case Dialect::kHfV4: return Lookup(kHfV4, name);
+    case Dialect::kHfV5: return Lookup(kHfV5, name);
+  }
+  return nullptr;
+}
+
+std::vector<std::string> StyleNames(Dialect dialect) {
+  std::vector<std::string> out;
+  switch (dialect) {
+    case Dialect::kTorch: Names(kTorch, &out); break;
+    case Dialect::kHfV4: Names(kHfV4, &out); break;
+    case Dialect::kHfV5: Names(kHfV5, &out); break;
+  }
+  return out;
+}
+
+std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d) {
+  std::vector<std::string> out;
+  for (Dialect other : {Dialect::kTorch, Dialect::kHfV4, Dialect::kHfV5})
+    if (other != d && FindStyle(other, name)) out.emplace_back(DialectName(other));
+  return out;
+}
+
+Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p) {
+  if (!style || style->skipped || style->split == WeightSplit::kNone) return {};
+  int rank = static_cast<int>(p.shape.size());
+  if (rank == 0) return {};
+  WeightSplit w = style->split;
+  if (m.kind == ModuleKind::kEmbedding && dialect != Dialect::kHfV5) {
+    // torch's ColwiseParallel shards an embedding on dim 1, RowwiseParallel on dim 0 (vocab).
+    if (w == WeightSplit::kOut) w = WeightSplit::kEmbedHidden;
+    if (w == WeightSplit::kIn) w = WeightSplit::kEmbedVocab;
+  }
+  bool is_bias = rank == 1 || (m.kind == ModuleKind::kExperts && p.name.find("bias") != std::string::npos);
+  switch (w) {
+    case WeightSplit::kNone: return {};
+    case WeightSplit::kOut: return {Placement::kShard, is_bias ? rank - 1 : rank - 2};
+    case WeightSplit::kIn:
+      // A rowwise bias is replicated and added once after the reduce.
+      if (is_bias) return {};
+      return {Placement::kShard, rank - 1};
+    case WeightSplit::kEmbedVocab: return {Placement::kShard, 0};
+    case WeightSplit::kEmbedHidden: return {Placement::kShard, rank == 1 ? 0 : 1};
+    case WeightSplit::kExperts: return {Placement::kShard, 0};
+  }
+  return {};
+}
+
+}  // namespace tpc

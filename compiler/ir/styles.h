@@ -1,0 +1,70 @@
+#ifndef TPC_IR_STYLES_H_
+#define TPC_IR_STYLES_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/model_graph.h"
+#include "ir/placement.h"
+
+namespace tpc {
+
+/// Which runtime interprets the plan (DESIGN.md §3).
+enum class Dialect {
+  kTorch,  ///< torch parallelize_module (NeMo AutoModel, torchtitan): fnmatch per segment
+  kHfV4,   ///< transformers 4.51-4.57: digit runs become '*', exact lookup
+  kHfV5,   ///< transformers >= 5.1: numeric segments become '*', parameter then module lookup
+};
+
+const char* DialectName(Dialect d);
+std::optional<Dialect> ParseDialect(std::string_view s);
+
+/// Which tensor dim of a parameter a style splits.
+enum class WeightSplit {
+  kNone,
+  kOut,      ///< dim -2: out features (colwise family)
+  kIn,       ///< dim -1: in features (rowwise family)
+  kEmbedVocab,   ///< dim 0 of an embedding
+  kEmbedHidden,  ///< dim 1 of an embedding
+  kExperts,  ///< dim 0 of a 3-D expert tensor (expert parallelism)
+};
+
+/// What kind of module a style may be put on.
+enum class Target {
+  kLinearLike,  ///< nn.Linear, or nn.Embedding where the dialect allows it
+  kEmbedding,
+  kAny,         ///< any module (sequence_parallel, replicated_with_grad_allreduce)
+  kBlock,       ///< a parent block whose output it reduces (gather, moe_tp_experts)
+  kExpertParam, ///< a 3-D expert parameter or experts module
+};
+
+/// The semantics of one style string in one dialect: a row of the style table.
+struct StyleInfo {
+  std::string_view name;
+  Target target;
+  WeightSplit split;
+  Layout in;           ///< the input layout the style assumes
+  Layout out;          ///< the output layout it produces
+  bool local_out;      ///< hands the next module a plain tensor
+  bool rewraps_input;  ///< DTensor style: a plain input is wrapped with `in` unchecked
+  bool packed;         ///< interleaved halves of a fused [gate|up] (packed styles)
+  bool reduces;        ///< all-reduces the partial output of the block it is on
+  bool passthrough;    ///< leaves the activation as it is (no layout change)
+  const char* skipped; ///< non-null: the dialect's runtime drops the key, and why
+};
+
+/// Returns the row for `name` in `dialect`, or nullptr when the dialect does not know it.
+const StyleInfo* FindStyle(Dialect dialect, std::string_view name);
+/// All style names of a dialect, for did-you-mean and error messages.
+std::vector<std::string> StyleNames(Dialect dialect);
+/// The dialects other than `d` that know `name` ("colwise_rep" is hf-v4 and torch, not hf-v5).
+std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d);
+
+/// The placement `style` gives parameter `p` of module `m` (embedding styles differ per dialect).
+Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p);
+
+}  // namespace tpc
+
+#endif  // TPC_IR_STYLES_H_

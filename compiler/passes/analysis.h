@@ -1,0 +1,102 @@
+#ifndef TPC_PASSES_ANALYSIS_H_
+#define TPC_PASSES_ANALYSIS_H_
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/model_graph.h"
+#include "ir/placement.h"
+#include "ir/plan.h"
+#include "ir/styles.h"
+#include "support/diagnostics.h"
+
+namespace tpc {
+
+/// What `tpc check` is asked about.
+struct CheckOptions {
+  int tp = 1;
+  Dialect dialect = Dialect::kHfV5;
+  bool kv_replication = false;  ///< replicate KV heads over tp/kv ranks when kv < tp (vLLM)
+};
+
+/// A plan key's match: a module, or one parameter of it (param >= 0; hf-v5 parameter keys).
+struct Match {
+  int module = -1;
+  int param = -1;
+};
+
+/// The state the check passes share: the model, the plan, and what each pass found.
+struct Analysis {
+  Analysis(const ModelGraph& m, const Plan& p, CheckOptions o);
+
+  const ModelGraph& model;
+  const Plan& plan;
+  CheckOptions opts;
+
+  // resolve-plan
+  std::vector<std::string> full_keys;             ///< per entry: key from the root module
+  std::vector<const StyleInfo*> entry_style;      ///< per entry; nullptr when the dialect lacks it
+  std::vector<std::vector<Match>> matches;       ///< per entry
+  std::vector<int> module_entry;                  ///< per module: entry whose hooks apply, or -1
+  std::vector<std::vector<int>> param_entry;      ///< per module, per param: entry slicing it, or -1
+
+  // propagate-placements
+  std::vector<Activation> output;   ///< per module: its output activation
+  std::vector<char> head_sharded;   ///< per module: attention running on 1/tp of the heads
+
+  /// The style in effect for an entry, or nullptr when unknown or dropped by the runtime.
+  const StyleInfo* EffectiveStyle(int entry) const;
+  /// The placement of parameter `param` of module `module`.
+  Placement ParamPlacementOf(int module, int param) const;
+  /// Where to point at for an entry: its style value.
+  SourceLoc EntryLoc(int entry) const { return plan.entries[entry].style_loc; }
+  /// The entry that shards `module` (hooks first, then its weight), or -1.
+  int EntryFor(int module) const;
+  /// A plan-facing description: "'model.layers.*.mlp.up_proj' (colwise)".
+  std::string Describe(int module) const;
+};
+
+/// A module name with every numeric path segment as '*': model.layers.*.mlp.up_proj.
+std::string GenericName(const std::string& name);
+
+/// Merges diagnostics that repeat in every layer into one, counting the layers.
+class LayerAggregator {
+ public:
+  /// Records one occurrence; `key` identifies the problem independent of the layer.
+  void Add(const std::string& key, DiagId id, SourceLoc loc, std::vector<std::string> args,
+           std::vector<Note> notes, int layer);
+  /// Reports every distinct problem once, with " (in N layers)" appended when it repeats.
+  void Flush(Diagnostics& diags, int num_layers);
+
+ private:
+  struct Item {
+    DiagId id;
+    SourceLoc loc;
+    std::vector<std::string> args;
+    std::vector<Note> notes;
+    std::vector<int> layers;
+  };
+  std::vector<std::pair<std::string, Item>> items_;
+  std::map<std::string, size_t> index_;
+};
+
+/// Formats layer indices compactly: "0-31" or "2, 5, 9".
+std::string LayerList(const std::vector<int>& layers);
+
+// The passes, in the order RunCheck runs them. Each reports every problem it finds and returns
+// false when one was an error.
+bool ResolvePlan(Analysis& a, Diagnostics& diags);
+bool CheckStyles(Analysis& a, Diagnostics& diags);
+bool PropagatePlacements(Analysis& a, Diagnostics& diags);
+bool CheckDivisibility(Analysis& a, Diagnostics& diags);
+bool CheckFused(Analysis& a, Diagnostics& diags);
+bool CheckTied(Analysis& a, Diagnostics& diags);
+
+/// Runs every check pass on a loaded model and plan; returns false when errors were reported.
+bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags);
+
+}  // namespace tpc
+
+#endif  // TPC_PASSES_ANALYSIS_H_

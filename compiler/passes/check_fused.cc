@@ -1,0 +1,64 @@
+// check-fused: a fused projection stores segments back to back ([Q|K|V], [gate|up]). Splitting its
+// rows into tp contiguous chunks hands rank 0 only Q rows and the last rank only V rows: silently
+// wrong unless the output is gathered again or the style packs each segment (automodel.md P4).
+#include "passes/analysis.h"
+#include "support/strings.h"
+
+namespace tpc {
+namespace {
+
+// "q[0:1152]" or "k[1024:2048] + v[0:128]": which segment rows the chunk [begin, end) holds.
+std::string Contents(const std::vector<Segment>& segs, int64_t begin, int64_t end) {
+  std::vector<std::string> parts;
+  int64_t offset = 0;
+  for (const Segment& s : segs) {
+    int64_t lo = std::max(begin, offset), hi = std::min(end, offset + s.rows);
+    if (lo < hi) parts.push_back(s.name + "[" + std::to_string(lo - offset) + ":" + std::to_string(hi - offset) + "]");
+    offset += s.rows;
+  }
+  return Join(parts, " + ");
+}
+
+}  // namespace
+
+bool CheckFused(Analysis& a, Diagnostics& diags) {
+  int before = diags.errors();
+  const int64_t tp = a.opts.tp;
+  if (tp <= 1) return true;
+  LayerAggregator agg;
+  const std::vector<Module>& mods = a.model.modules();
+  for (size_t m = 0; m < mods.size(); ++m) {
+    const Module& mod = mods[m];
+    if (mod.fused != FusedLayout::kConcat || mod.segments.size() < 2 || mod.params.empty()) continue;
+    int entry = a.param_entry[m][0];
+    const StyleInfo* s = a.EffectiveStyle(entry);
+    Placement pl = a.ParamPlacementOf(static_cast<int>(m), 0);
+    if (!s || pl.kind != Placement::kShard || pl.dim != 0) continue;  // only row splits mix segments
+    const PlanEntry& pe = a.plan.entries[entry];
+    Layout out = s->out;
+    if (pe.output_layouts && !pe.output_layouts->empty() && pe.output_layouts->front().kind == LayoutSpec::kReplicate)
+      out = Layout::kReplicate;
+    if (out == Layout::kReplicate) continue;  // gathered back whole before anyone slices it
+    bool equal_halves = mod.segments.size() == 2 && mod.segments[0].rows == mod.segments[1].rows;
+    if (s->packed && equal_halves) continue;  // rank r takes block r of each half
+    int64_t rows = mod.params[0].shape[0];
+    int64_t chunk = (rows + tp - 1) / tp;
+    int64_t last_begin = std::min(rows, chunk * (tp - 1));
+    std::vector<std::string> names;
+    for (const Segment& sg : mod.segments) names.push_back(sg.name);
+    std::string gather = a.opts.dialect == Dialect::kHfV5 ? "colwise_gather_output" : "colwise_rep";
+    std::string detail = "rank 0 of " + std::to_string(tp) + " gets rows [0, " + std::to_string(chunk) + ") = " +
+                         Contents(mod.segments, 0, chunk) + " and rank " + std::to_string(tp - 1) + " gets rows [" +
+                         std::to_string(last_begin) + ", " + std::to_string(rows) + ") = " +
+                         Contents(mod.segments, last_begin, rows) +
+                         "; split each segment on its own (a packed layout) or gather the output with '" + gather + "'";
+    if (s->packed) detail = "packed styles interleave two equal halves, and '" + GenericName(mod.name) + "' has " +
+                            std::to_string(mod.segments.size()) + " segments of unequal size; " + detail;
+    agg.Add("fused|" + std::to_string(entry), DiagId::kFusedNaiveSplit, a.EntryLoc(entry),
+            {pe.style, Join(names, "|"), GenericName(mod.name), detail}, {}, mod.layer);
+  }
+  agg.Flush(diags, a.model.num_layers);
+  return diags.errors() == before;
+}
+
+}  // namespace tpc

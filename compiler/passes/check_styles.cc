@@ -1,0 +1,95 @@
+// check-styles: every style must exist in the dialect, fit the module it lands on, and be applied
+// by the runtime (NeMo drops some HF styles on the floor).
+#include <algorithm>
+#include <set>
+
+#include "passes/analysis.h"
+#include "support/strings.h"
+
+namespace tpc {
+namespace {
+
+// transformers 5.1 renamed the v4 vocabulary (hf_tp.md §1.1); vLLM's _normalize_tp_style agrees.
+constexpr std::pair<std::string_view, std::string_view> kV5Renames[] = {
+    {"colwise_rep", "colwise_gather_output"}, {"rowwise_rep", "rowwise_split_input"},
+    {"local_colwise", "colwise"},             {"local_rowwise", "rowwise"},
+    {"local_packed_rowwise", "packed_rowwise"},
+};
+
+std::string UnknownStyleHint(const std::string& style, Dialect d) {
+  for (auto [old_name, new_name] : kV5Renames) {
+    if (d == Dialect::kHfV5 && style == old_name)
+      return "; transformers 5.1 renamed it '" + std::string(new_name) + "'";
+    if (d != Dialect::kHfV5 && style == new_name && !FindStyle(d, style))
+      return "; before transformers 5.1 it was '" + std::string(old_name) + "'";
+  }
+  std::string hint = DidYouMean(style, StyleNames(d));
+  if (!hint.empty()) return "; did you mean '" + hint + "'?";
+  std::vector<std::string> others = DialectsKnowing(style, d);
+  if (!others.empty()) return "; it is a style of " + Join(others, " and ") + " (--dialect)";
+  return "; known styles: " + Join(StyleNames(d), ", ");
+}
+
+bool Fits(const StyleInfo& s, const Module& m, int param, Dialect d) {
+  if (param >= 0 && m.kind == ModuleKind::kExperts)
+    return s.target == Target::kLinearLike || s.target == Target::kExpertParam;
+  switch (s.target) {
+    case Target::kAny: return true;
+    case Target::kLinearLike:
+      return m.kind == ModuleKind::kLinear || m.kind == ModuleKind::kRouter ||
+             (m.kind == ModuleKind::kEmbedding && d != Dialect::kHfV5);
+    case Target::kEmbedding: return m.kind == ModuleKind::kEmbedding;
+    case Target::kBlock: return m.kind == ModuleKind::kContainer || m.kind == ModuleKind::kExperts;
+    case Target::kExpertParam: return m.kind == ModuleKind::kExperts;
+  }
+  return false;
+}
+
+const char* TargetName(Target t, Dialect d) {
+  switch (t) {
+    case Target::kAny: return "any module";
+    case Target::kLinearLike:
+      return d == Dialect::kHfV5 ? "linear layers and expert parameters" : "linear layers and embeddings";
+    case Target::kEmbedding: return "embeddings";
+    case Target::kBlock: return "parent blocks whose partial output it reduces";
+    case Target::kExpertParam: return "MoE expert parameters";
+  }
+  return "?";
+}
+
+}  // namespace
+
+bool CheckStyles(Analysis& a, Diagnostics& diags) {
+  bool ok = true;
+  const Dialect d = a.opts.dialect;
+  for (size_t e = 0; e < a.plan.entries.size(); ++e) {
+    const PlanEntry& pe = a.plan.entries[e];
+    if (pe.is_object && d != Dialect::kTorch) {
+      diags.Report(DiagId::kObjectStyleDialect, pe.style_loc, {DialectName(d), pe.key});
+      ok = false;
+      continue;
+    }
+    const StyleInfo* s = a.entry_style[e];
+    if (!s) {
+      diags.Report(DiagId::kUnknownStyle, pe.style_loc, {pe.style, DialectName(d), UnknownStyleHint(pe.style, d)});
+      ok = false;
+      continue;
+    }
+    if (s->skipped) {
+      diags.Report(DiagId::kStyleSkipped, pe.style_loc, {"NeMo AutoModel", pe.style, s->skipped});
+      continue;
+    }
+    for (const Match& t : a.matches[e]) {
+      const Module& m = a.model.at(t.module);
+      if (Fits(*s, m, t.param, d)) continue;
+      std::string what = t.param >= 0 ? m.name + "." + m.params[t.param].name : m.name;
+      diags.Report(DiagId::kStyleWrongModule, pe.style_loc,
+                   {pe.style, GenericName(what), KindName(m.kind), TargetName(s->target, d)});
+      ok = false;
+      break;
+    }
+  }
+  return ok;
+}
+
+}  // namespace tpc

@@ -1,0 +1,289 @@
+// propagate-placements: walks the dataflow in forward order with one rule per module kind and
+// checks that every module receives the activation layout its style assumes. Under the torch and
+// hf-v4 dialects a plain tensor is re-wrapped with the declared layout without any check, so a
+// mismatch there is silently wrong results rather than a crash (pytorch#119343, Automodel #652).
+#include <map>
+
+#include "passes/analysis.h"
+
+namespace tpc {
+namespace {
+
+// What a module assumes about its input and produces, after plan entry and dialect are applied.
+struct Behaviour {
+  bool styled = false;   // a plan entry (or a parameter key) shapes it
+  bool rewraps = false;  // DTensor style: plain inputs are wrapped unchecked
+  bool passthrough = false;
+  Layout in = Layout::kReplicate;
+  Layout out = Layout::kReplicate;
+  bool local_out = true;
+};
+
+Layout FromSpec(const LayoutSpec& s) {
+  if (s.kind == LayoutSpec::kReplicate) return Layout::kReplicate;
+  if (s.kind == LayoutSpec::kPartial) return Layout::kPartial;
+  return s.dim == 1 ? Layout::kShardSeq : Layout::kShardLast;  // [batch, seq, hidden]
+}
+
+class Propagator {
+ public:
+  Propagator(Analysis& a, Diagnostics& diags) : a_(a), diags_(diags), mods_(a.model.modules()) {}
+
+  void Run() {
+    std::vector<int> order;
+    a_.output.assign(mods_.size(), Activation{});
+    a_.head_sharded.assign(mods_.size(), 0);
+    if (!a_.model.ForwardOrder(&order)) return;  // templates are checked acyclic in tests
+    users_.assign(mods_.size(), {});
+    for (int m : order)
+      for (int in : mods_[m].inputs) users_[in].push_back(m);
+    for (int m : order) {
+      Activation out = Visit(m);
+      out.producer = m;
+      a_.output[m] = ApplyBlockReduce(m, out);
+    }
+    agg_.Flush(diags_, a_.model.num_layers);
+  }
+
+ private:
+  Analysis& a_;
+  Diagnostics& diags_;
+  const std::vector<Module>& mods_;
+  std::vector<std::vector<int>> users_;
+  LayerAggregator agg_;
+
+  std::string Who(int m) const { return m < 0 ? "the model input" : a_.Describe(m); }
+  std::string Generic(int m) const { return m < 0 ? "input" : GenericName(mods_[m].name); }
+
+  // Where a problem between `consumer` and `producer` is shown: the consumer's plan entry if it has
+  // one, else the producer's; the other side becomes a note.
+  void Place(int consumer, int producer, SourceLoc* loc, std::vector<Note>* notes) const {
+    int ce = consumer >= 0 ? a_.EntryFor(consumer) : -1;
+    int pe = producer >= 0 ? a_.EntryFor(producer) : -1;
+    if (ce >= 0) {
+      *loc = a_.EntryLoc(ce);
+      if (pe >= 0 && pe != ce)
+        notes->push_back({a_.plan.entries[pe].key_loc, "'" + GenericName(mods_[producer].name) + "' gets its layout here"});
+    } else if (pe >= 0) {
+      *loc = a_.EntryLoc(pe);
+      if (consumer >= 0)
+        notes->push_back({SourceLoc{}, "'" + GenericName(mods_[consumer].name) + "' has no plan entry, so it stays replicated"});
+    } else {
+      *loc = {a_.plan.file, 0, 0, 0};
+    }
+  }
+
+  void Mismatch(int consumer, const Activation& got, Layout want, const std::string& why) {
+    SourceLoc loc;
+    std::vector<Note> notes;
+    Place(consumer, got.producer, &loc, &notes);
+    std::string msg = Who(consumer) + " expects " + Describe(want) + " but " + Who(got.producer) +
+                      " hands it " + Describe(got.layout) + why;
+    std::string key = "mismatch|" + Generic(consumer) + "|" + Generic(got.producer) + "|" + msg;
+    agg_.Add(key, DiagId::kLayoutMismatch, loc, {msg}, notes, mods_[consumer].layer);
+  }
+
+  void Unreduced(int consumer, const Activation& got, const std::string& before) {
+    SourceLoc loc;
+    std::vector<Note> notes;
+    Place(got.producer, consumer, &loc, &notes);
+    std::string key = "partial|" + Generic(got.producer) + "|" + before;
+    agg_.Add(key, DiagId::kUnreducedPartial, loc, {Generic(got.producer), before}, notes, mods_[consumer].layer);
+  }
+
+  Behaviour BehaviourOf(int m) const {
+    Behaviour b;
+    const Module& mod = mods_[m];
+    int entry = a_.module_entry[m];
+    if (const StyleInfo* s = a_.EffectiveStyle(entry)) {
+      b.styled = true;
+      b.rewraps = s->rewraps_input;
+      b.passthrough = s->passthrough;
+      b.in = s->in;
+      b.out = s->out;
+      b.local_out = s->local_out;
+      if (mod.kind == ModuleKind::kEmbedding && a_.opts.dialect != Dialect::kHfV5) {
+        // torch: RowwiseParallel on an embedding takes replicated ids and all-reduces (vocab parallel).
+        b.in = Layout::kReplicate;
+        if (s->split == WeightSplit::kIn) b.out = Layout::kReplicate;
+      }
+      const PlanEntry& pe = a_.plan.entries[entry];
+      if (pe.input_layouts && !pe.input_layouts->empty()) b.in = FromSpec(pe.input_layouts->front());
+      if (pe.output_layouts && !pe.output_layouts->empty()) b.out = FromSpec(pe.output_layouts->front());
+      if (pe.use_local_output) b.local_out = *pe.use_local_output;
+      return b;
+    }
+    // hf-v5 parameter keys slice weights without installing hooks: the maths simply runs locally.
+    if (!mod.params.empty() && mod.kind != ModuleKind::kExperts) {
+      if (const StyleInfo* s = a_.EffectiveStyle(a_.param_entry[m][0])) {
+        b.styled = true;
+        if (s->split == WeightSplit::kOut) b.out = Layout::kShardLast;
+        if (s->split == WeightSplit::kIn) b.in = Layout::kShardLast, b.out = Layout::kPartial;
+      }
+    }
+    return b;
+  }
+
+  Activation Input(int m, size_t i) const {
+    const Module& mod = mods_[m];
+    if (i >= mod.inputs.size()) return {Layout::kReplicate, true, -1};
+    return a_.output[mod.inputs[i]];
+  }
+
+  std::string Why(const Behaviour& b, const Activation& got, int m) const {
+    if (!b.styled)
+      return "; '" + GenericName(mods_[m].name) + "' has no plan entry and applies its full weight to a local shard";
+    if (b.rewraps && got.local) return "; the plain tensor is re-wrapped with the declared layout without a check, so results are silently wrong";
+    if (b.rewraps) return "; the declared input layout equals the desired one, so nothing redistributes it (Automodel #652)";
+    return "; the local shapes no longer line up";
+  }
+
+  Activation Weighted(int m) {
+    Behaviour b = BehaviourOf(m);
+    Activation in = Input(m, 0);
+    if (b.passthrough) return in;
+    if (in.layout == Layout::kPartial) Unreduced(m, in, "'" + GenericName(mods_[m].name) + "'");
+    else if (in.layout != b.in) Mismatch(m, in, b.in, Why(b, in, m));
+    Activation out{b.out, b.local_out, m};
+    if (mods_[m].kind == ModuleKind::kRouter && out.layout != Layout::kReplicate) {
+      Activation shown = out;
+      Mismatch(m, shown, Layout::kReplicate, "; top-k routing needs the global expert logits on every rank");
+      out.layout = Layout::kReplicate;
+    }
+    return out;
+  }
+
+  Activation Norm(int m) {
+    Behaviour b = BehaviourOf(m);
+    Activation in = Input(m, 0);
+    if (b.styled && !b.passthrough) return Weighted(m);
+    if (in.layout == Layout::kPartial) Unreduced(m, in, "'" + GenericName(mods_[m].name) + "'");
+    else if (in.layout == Layout::kShardLast && !mods_[m].per_head)
+      Mismatch(m, in, Layout::kReplicate, "; each rank would normalise only its own slice of the hidden dim");
+    return {in.layout, in.local, m};
+  }
+
+  // Attention, the act(gate)*up product: every operand must be laid out alike.
+  Activation Join(int m) {
+    const Module& mod = mods_[m];
+    Activation first = Input(m, 0);
+    for (size_t i = 0; i < mod.inputs.size(); ++i) {
+      Activation in = Input(m, i);
+      if (in.layout == Layout::kPartial) {
+        Unreduced(m, in, "'" + GenericName(mod.name) + "'");
+        return {Layout::kReplicate, true, m};
+      }
+      if (i == 0 || in.layout == first.layout) continue;
+      if (mod.kind == ModuleKind::kAttention) {
+        SourceLoc loc;
+        std::vector<Note> notes;
+        Place(in.producer, first.producer, &loc, &notes);
+        std::string key = "attn|" + Generic(m) + "|" + Generic(first.producer) + "|" + Generic(in.producer);
+        agg_.Add(key, DiagId::kAttentionMixed, loc,
+                 {GenericName(mod.name), Describe(first.layout), Generic(first.producer), Describe(in.layout),
+                  Generic(in.producer)},
+                 notes, mod.layer);
+      } else {
+        Mismatch(m, in, first.layout, "; '" + Generic(first.producer) + "' gives the other operand " +
+                                          Describe(first.layout) + ", and an elementwise product needs both alike");
+      }
+      return {first.layout, true, m};
+    }
+    if (mod.kind == ModuleKind::kAttention) a_.head_sharded[m] = first.layout == Layout::kShardLast;
+    return {first.layout, first.local, m};
+  }
+
+  Activation Add(int m) {
+    const Module& mod = mods_[m];
+    Layout out = Layout::kReplicate;
+    for (size_t i = 0; i < mod.inputs.size(); ++i) {
+      Activation in = Input(m, i);
+      if (in.layout == Layout::kPartial) Unreduced(m, in, "the residual add '" + GenericName(mod.name) + "'");
+      else if (in.layout == Layout::kShardLast)
+        Mismatch(m, in, Layout::kReplicate, "; the residual stream is replicated, so the sum mixes a slice with the whole");
+      else if (i == 0) out = in.layout;
+    }
+    return {out, true, m};
+  }
+
+  Activation Experts(int m) {
+    const Module& mod = mods_[m];
+    Activation in = Input(m, 0);
+    if (in.layout != Layout::kReplicate) Mismatch(m, in, Layout::kReplicate, "; experts take the full hidden states");
+    WeightSplit gate_up = WeightSplit::kNone, down = WeightSplit::kNone;
+    for (size_t p = 0; p < mod.params.size(); ++p) {
+      const StyleInfo* s = a_.EffectiveStyle(a_.param_entry[m][p]);
+      WeightSplit w = s ? s->split : WeightSplit::kNone;
+      if (mod.params[p].role == "gate_up") gate_up = w;
+      if (mod.params[p].role == "down") down = w;
+    }
+    Layout out = Layout::kReplicate;
+    bool tp_pair = gate_up == WeightSplit::kOut && down == WeightSplit::kIn;
+    bool ep_pair = gate_up == WeightSplit::kExperts && down == WeightSplit::kExperts;
+    if (tp_pair || ep_pair) {
+      out = Layout::kPartial;
+    } else if (gate_up != WeightSplit::kNone || down != WeightSplit::kNone) {
+      Activation self{Layout::kReplicate, true, m};
+      Mismatch(m, self, Layout::kReplicate,
+               "; its gate_up and down parameters must be split as a pair (gate_up on out features and down on "
+               "in features, or both on experts)");
+    }
+    const StyleInfo* s = a_.EffectiveStyle(a_.module_entry[m]);
+    if (s && s->reduces) return Reduce(m, m, {out, true, m});
+    return {out, true, m};
+  }
+
+  // A reducing style (gather, moe_tp_experts) all-reduces the block's output once.
+  Activation Reduce(int block, int exit, Activation out) {
+    if (out.layout == Layout::kPartial) return {Layout::kReplicate, true, exit};
+    SourceLoc loc = a_.EntryLoc(a_.module_entry[block]);
+    std::string what = a_.Describe(block) + " all-reduces the output of '" + GenericName(mods_[exit].name) +
+                       "', which is " + Describe(out.layout) +
+                       (out.layout == Layout::kReplicate ? " already: the result comes out tp times too large"
+                                                         : ": summing slices does not rebuild the tensor");
+    agg_.Add("reduce|" + GenericName(mods_[block].name), DiagId::kLayoutMismatch, loc, {what}, {}, mods_[exit].layer);
+    return {Layout::kReplicate, true, exit};
+  }
+
+  // The output of a container's last op leaves the container: a reducing style on it applies here.
+  Activation ApplyBlockReduce(int m, Activation out) {
+    const std::string& name = mods_[m].name;
+    for (size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0; dot = name.rfind('.', dot - 1)) {
+      int c = a_.model.Find(name.substr(0, dot));
+      if (c < 0 || mods_[c].kind != ModuleKind::kContainer) continue;
+      const StyleInfo* s = a_.EffectiveStyle(a_.module_entry[c]);
+      if (!s || !s->reduces) continue;
+      std::string prefix = mods_[c].name + ".";
+      bool leaves = users_[m].empty();
+      for (int u : users_[m]) leaves |= mods_[u].name.compare(0, prefix.size(), prefix) != 0;
+      if (leaves) return Reduce(c, m, out);
+    }
+    return out;
+  }
+
+  Activation Visit(int m) {
+    switch (mods_[m].kind) {
+      case ModuleKind::kLinear:
+      case ModuleKind::kEmbedding:
+      case ModuleKind::kRouter:
+      case ModuleKind::kMixer: return Weighted(m);
+      case ModuleKind::kNorm: return Norm(m);
+      case ModuleKind::kAttention:
+      case ModuleKind::kMul: return Join(m);
+      case ModuleKind::kAdd: return Add(m);
+      case ModuleKind::kExperts: return Experts(m);
+      case ModuleKind::kContainer: break;
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+bool PropagatePlacements(Analysis& a, Diagnostics& diags) {
+  int before = diags.errors();
+  Propagator(a, diags).Run();
+  return diags.errors() == before;
+}
+
+}  // namespace tpc

@@ -1,0 +1,28 @@
+#ifndef TPC_SUPPORT_STRINGS_H_
+#define TPC_SUPPORT_STRINGS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tpc {
+
+/// Joins `parts` with `sep`.
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+/// Splits `s` on every `sep`.
+std::vector<std::string_view> Split(std::string_view s, char sep);
+/// Levenshtein distance, for did-you-mean suggestions.
+int EditDistance(std::string_view a, std::string_view b);
+/// Returns the candidate closest to `word` if it is close enough to be a likely typo, else "".
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
+/// Formats an integer list as "1, 2, 4".
+std::string JoinInts(const std::vector<int64_t>& values);
+/// The positive divisors of `n` up to `limit`, ascending: the tp sizes that split `n` evenly.
+std::vector<int64_t> Divisors(int64_t n, int64_t limit = 1 << 20);
+/// Quotes a name the way messages do: 'name'.
+std::string Quote(std::string_view s);
+
+}  // namespace tpc
+
+#endif  // TPC_SUPPORT_STRINGS_H_

@@ -1,0 +1,34 @@
+#ifndef TPC_SUPPORT_YAML_FILE_H_
+#define TPC_SUPPORT_YAML_FILE_H_
+
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <string>
+
+#include "support/diagnostics.h"
+
+namespace tpc {
+
+/// A parsed YAML or JSON document whose nodes keep their marks for diagnostics.
+struct YamlDoc {
+  int file = -1;
+  YAML::Node root;
+};
+
+/// Reads a whole file; on failure reports file-unreadable with the system's reason.
+bool ReadTextFile(const std::string& path, std::string* text, Diagnostics& diags);
+/// Reads and parses `path` (JSON is checked strictly first, for exact syntax messages). On failure
+/// reports a fatal diagnostic naming the file and place, and returns nullopt.
+std::optional<YamlDoc> LoadYamlFile(const std::string& path, Diagnostics& diags);
+/// Parses `text` as if read from `path`; the same checks as LoadYamlFile.
+std::optional<YamlDoc> ParseYamlText(const std::string& path, std::string text, Diagnostics& diags);
+
+/// The location of a node in `file` (yaml-cpp marks are 0-based; ours are 1-based).
+SourceLoc LocOf(int file, const YAML::Node& node, int length = 1);
+/// A short name for a node's type, for messages: "a string", "a sequence".
+std::string NodeTypeName(const YAML::Node& node);
+
+}  // namespace tpc
+
+#endif  // TPC_SUPPORT_YAML_FILE_H_

@@ -1,0 +1,58 @@
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "support/expr.h"
+
+namespace tpc {
+namespace {
+
+double Eval(const char* text, std::map<std::string, double> vars = {}) {
+  return Expr::Parse(text).Eval([&](std::string_view n) -> std::optional<double> {
+    auto it = vars.find(std::string(n));
+    return it == vars.end() ? std::nullopt : std::optional<double>(it->second);
+  });
+}
+
+TEST_SUITE("expr") {
+  TEST_CASE("arithmetic follows the usual precedence") {
+    CHECK(Eval("2 + 3 * 4") == 14);
+    CHECK(Eval("(2 + 3) * 4") == 20);
+    CHECK(Eval("7 // 2") == 3);
+    CHECK(Eval("7 / 2") == 3.5);
+    CHECK(Eval("7 % 4") == 3);
+    CHECK(Eval("-3 + 5") == 2);
+  }
+
+  TEST_CASE("comparisons and logic give 0 or 1") {
+    CHECK(Eval("3 >= 3 && 2 < 1") == 0);
+    CHECK(Eval("3 <= 2 || 4 != 5") == 1);
+    CHECK(Eval("!0") == 1);
+    CHECK(Eval("true") == 1);
+  }
+
+  TEST_CASE("variables may contain dots and read from the lookup") {
+    CHECK(Eval("num_attention_heads * head_dim", {{"num_attention_heads", 32}, {"head_dim", 128}}) == 4096);
+    CHECK(Eval("block.attention.n_heads_in_group + 1", {{"block.attention.n_heads_in_group", 8}}) == 9);
+  }
+
+  TEST_CASE("functions round and clamp") {
+    CHECK(Eval("round_up(2 * 2.625 * 8192 / 3, 256)") == 14336);
+    CHECK(Eval("min(3, 9)") == 3);
+    CHECK(Eval("max(3, 9)") == 9);
+    CHECK(Eval("floor(2.7)") == 2);
+  }
+
+  TEST_CASE("an undefined variable names itself") {
+    CHECK_THROWS_WITH_AS(Eval("hidden_size * 2"), "hidden_size", ExprError);
+  }
+
+  TEST_CASE("syntax errors quote the expression") {
+    CHECK_THROWS_WITH_AS(Expr::Parse("2 +"), "in expression '2 +': unexpected end", ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse("sqrt(2)"), "in expression 'sqrt(2)': unknown function 'sqrt'", ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse("(1 + 2"), "in expression '(1 + 2': missing ')'", ExprError);
+  }
+}
+
+}  // namespace
+}  // namespace tpc
