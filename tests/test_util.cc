@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -23,8 +22,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-namespace {
-
 const ArchRegistry& Registry() {
   static ArchRegistry* registry = [] {
     auto* r = new ArchRegistry;
@@ -35,6 +32,8 @@ const ArchRegistry& Registry() {
   }();
   return *registry;
 }
+
+namespace {
 
 CheckRun Finish(Diagnostics& diags, std::optional<ModelGraph>& model, const std::string& plan_name,
                 const std::string& plan_text, const CheckOptions& opts) {
@@ -63,16 +62,10 @@ CheckRun CheckText(const std::string& config_path, const std::string& plan_name,
 
 CheckRun CheckTexts(const std::string& config_text, const std::string& plan_name, const std::string& plan_text,
                     const CheckOptions& opts) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tpc_test_" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  std::string path = (dir / "config.json").string();
-  std::ofstream(path) << config_text;
   SourceManager sm;
   Diagnostics diags(sm);
-  std::optional<ModelGraph> model = LoadModel(path, Registry(), diags);
-  CheckRun run = Finish(diags, model, plan_name, plan_text, opts);
-  std::filesystem::remove_all(dir);
-  return run;
+  std::optional<ModelGraph> model = ParseModel("config.json", config_text, Registry(), diags);
+  return Finish(diags, model, plan_name, plan_text, opts);
 }
 
 int RunCommand(const std::string& command, std::string* out) {

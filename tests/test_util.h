@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "frontend/arch_template.h"
 #include "passes/analysis.h"
 #include "support/diagnostics.h"
 
@@ -29,6 +30,21 @@ CheckRun CheckText(const std::string& config_path, const std::string& plan_name,
 /// Checks a config given as text (named config.json) against a plan given as text.
 CheckRun CheckTexts(const std::string& config_text, const std::string& plan_name, const std::string& plan_text,
                     const CheckOptions& opts);
+
+/// A small llama config: head_dim 8, q/o [64, 64], k/v [16, 64], gate/up [192, 64], vocab 1000.
+inline const char* kTinyLlama = R"({
+  "model_type": "llama",
+  "hidden_size": 64,
+  "num_attention_heads": 8,
+  "num_key_value_heads": 2,
+  "intermediate_size": 192,
+  "num_hidden_layers": 2,
+  "vocab_size": 1000,
+  "tie_word_embeddings": false
+})";
+
+/// The bundled architecture templates, loaded once.
+const ArchRegistry& Registry();
 
 /// Runs a shell command, capturing stdout; returns the exit code.
 int RunCommand(const std::string& command, std::string* out);

@@ -174,7 +174,14 @@ std::optional<ModelGraph> LoadModel(const std::string& path, const ArchRegistry&
   std::string file = path;
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) file = (std::filesystem::path(path) / "config.json").string();
-  std::optional<YamlDoc> doc = LoadYamlFile(file, diags);
+  std::string text;
+  if (!ReadTextFile(file, &text, diags)) return std::nullopt;
+  return ParseModel(file, std::move(text), registry, diags);
+}
+
+std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, const ArchRegistry& registry,
+                                     Diagnostics& diags) {
+  std::optional<YamlDoc> doc = ParseYamlText(path, std::move(text), diags);
   if (!doc) return std::nullopt;
   const YAML::Node& root = doc->root;
   SourceLoc whole{doc->file, 0, 0, 0};

@@ -15,6 +15,9 @@ namespace tpc {
 /// file is unreadable, malformed, of an unknown model_type, or lacks a field the template needs.
 std::optional<ModelGraph> LoadModel(const std::string& path, const ArchRegistry& registry,
                                     Diagnostics& diags);
+/// The same, for config text already in memory and reported as `path`.
+std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, const ArchRegistry& registry,
+                                     Diagnostics& diags);
 
 }  // namespace tpc
 

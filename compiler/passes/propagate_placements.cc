@@ -55,18 +55,37 @@ class Propagator {
   std::string Who(int m) const { return m < 0 ? "the model input" : a_.Describe(m); }
   std::string Generic(int m) const { return m < 0 ? "input" : GenericName(mods_[m].name); }
 
+  // The plan entry that decided a module's output: its own, or for virtual ops and unstyled norms
+  // the nearest one upstream (act_mul -> up_proj).
+  int Responsible(int m) const {
+    for (int depth = 0; m >= 0 && depth < 4; ++depth) {
+      int e = a_.EntryFor(m);
+      if (e >= 0) return e;
+      const Module& mod = mods_[m];
+      if (!mod.is_virtual && mod.kind != ModuleKind::kNorm) return -1;
+      int next = -1;
+      for (int in : mod.inputs)
+        if (a_.output[in].layout != Layout::kReplicate) {
+          next = in;
+          break;
+        }
+      m = next;
+    }
+    return -1;
+  }
+
   // Where a problem between `consumer` and `producer` is shown: the consumer's plan entry if it has
   // one, else the producer's; the other side becomes a note.
   void Place(int consumer, int producer, SourceLoc* loc, std::vector<Note>* notes) const {
     int ce = consumer >= 0 ? a_.EntryFor(consumer) : -1;
-    int pe = producer >= 0 ? a_.EntryFor(producer) : -1;
+    int pe = producer >= 0 ? Responsible(producer) : -1;
     if (ce >= 0) {
       *loc = a_.EntryLoc(ce);
       if (pe >= 0 && pe != ce)
-        notes->push_back({a_.plan.entries[pe].key_loc, "'" + GenericName(mods_[producer].name) + "' gets its layout here"});
+        notes->push_back({a_.plan.entries[pe].key_loc, "'" + a_.plan.entries[pe].key + "' sets that layout here"});
     } else if (pe >= 0) {
       *loc = a_.EntryLoc(pe);
-      if (consumer >= 0)
+      if (consumer >= 0 && !mods_[consumer].is_virtual)
         notes->push_back({SourceLoc{}, "'" + GenericName(mods_[consumer].name) + "' has no plan entry, so it stays replicated"});
     } else {
       *loc = {a_.plan.file, 0, 0, 0};
