@@ -33,7 +33,8 @@ int RunCheckCommand(const CheckRequest& req, std::ostream& out) {
     return kExitUsage;
   }
   RunCheck(*model, *plan, req.options, diags);
-  std::string context = model->model_type + ", " + std::to_string(model->num_layers) + " layers, tp " +
+  std::string context = model->model_type + ", " + std::to_string(model->num_layers) +
+                        (model->num_layers == 1 ? " layer, tp " : " layers, tp ") +
                         std::to_string(req.options.tp) + ", dialect " + DialectName(req.options.dialect);
   Emit(diags, req, context, out);
   return diags.has_errors() ? kExitErrors : kExitOk;

@@ -1,6 +1,8 @@
 #include "passes/analysis.h"
 
+#include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include "support/strings.h"
 
@@ -76,6 +78,12 @@ void LayerAggregator::Add(const std::string& key, DiagId id, SourceLoc loc, std:
 }
 
 void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
+  // Report in plan order, like a compiler walking its input; ties keep discovery order.
+  std::stable_sort(items_.begin(), items_.end(), [](const auto& x, const auto& y) {
+    const SourceLoc& a = x.second.loc;
+    const SourceLoc& b = y.second.loc;
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
   for (auto& [key, item] : items_) {
     Diagnostic& d = diags.Report(item.id, item.loc, item.args);
     size_t n = item.layers.size();

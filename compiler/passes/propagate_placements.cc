@@ -177,8 +177,10 @@ class Propagator {
     Activation in = Input(m, 0);
     if (b.styled && !b.passthrough) return Weighted(m);
     if (in.layout == Layout::kPartial) Unreduced(m, in, "'" + GenericName(mods_[m].name) + "'");
-    else if (in.layout == Layout::kShardLast && !mods_[m].per_head)
+    else if (in.layout == Layout::kShardLast && !mods_[m].per_head) {
       Mismatch(m, in, Layout::kReplicate, "; each rank would normalise only its own slice of the hidden dim");
+      return {Layout::kReplicate, true, m};  // one root cause, not one error per consumer
+    }
     return {in.layout, in.local, m};
   }
 

@@ -152,12 +152,16 @@ TEST_SUITE("propagate") {
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2(Dialect::kTorch));
     // The norm treats its replicated input as already sequence-sharded, then hands a Shard(1)
     // DTensor to q/k/v whose declared input (Replicate) equals the desired one: no all-gather.
-    CHECK(run.text.find("'model.layers.*.input_layernorm' (sequence_parallel) expects a sequence-sharded tensor but "
-                        "'model.layers.*.embed_tokens' hands it a replicated tensor") == std::string::npos);
-    CHECK(run.text.find("'model.layers.*.self_attn.q_proj' (colwise) expects a replicated tensor but "
-                        "'model.layers.*.input_layernorm' (sequence_parallel) hands it a sequence-sharded tensor; the "
-                        "declared input layout equals the desired one, so nothing redistributes it (Automodel #652)") !=
-          std::string::npos);
+    REQUIRE(run.codes.size() >= 4);
+    CHECK(run.text.rfind("plan.yaml:1:33: error: 'model.layers.*.input_layernorm' (sequence_parallel) expects a "
+                         "sequence-sharded tensor but 'model.embed_tokens' hands it a replicated tensor; the plain "
+                         "tensor is re-wrapped with the declared layout without a check, so results are silently "
+                         "wrong (in layer 0) [layout-mismatch]\n",
+                         0) == 0);
+    CHECK(run.text.find("plan.yaml:2:34: error: 'model.layers.*.self_attn.q_proj' (colwise) expects a replicated "
+                        "tensor but 'model.layers.*.input_layernorm' (sequence_parallel) hands it a sequence-sharded "
+                        "tensor; the declared input layout equals the desired one, so nothing redistributes it "
+                        "(Automodel #652) (in all 2 layers) [layout-mismatch]\n") != std::string::npos);
   }
 }
 
