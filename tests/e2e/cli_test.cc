@@ -1,0 +1,118 @@
+// End to end: the real `tpc` binary on files, checking stdout and the exit code.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace tpc {
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result Tpc(const std::string& args, bool merge_stderr = false) {
+  Result r;
+  std::string cmd = std::string("cd ") + TPC_SOURCE_DIR + " && " + TPC_BINARY + " " + args +
+                    (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  r.code = test::RunCommand(cmd, &r.out);
+  return r;
+}
+
+const std::string kLlama8B = "--model tests/data/configs/meta-llama__Llama-3.1-8B --plan plans/hf/llama.yaml";
+
+TEST_SUITE("cli") {
+  TEST_CASE("the bundled llama plan passes at tp 8") {
+    Result r = Tpc("check " + kLlama8B + " --tp 8");
+    CHECK(r.code == 0);
+    CHECK(r.out == "ok: 0 errors, 0 warnings (llama, 32 layers, tp 8, dialect hf-v5)\n");
+  }
+
+  TEST_CASE("errors exit with 1 and end with a summary") {
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --color never");
+    CHECK(r.code == 1);
+    CHECK(r.out.rfind("plans/hf/llama.yaml:5:30: error: num_attention_heads (32) is not divisible by tp (3); tp "
+                      "sizes that work: 1, 2, 4, 8 (in all 32 layers) [heads-not-divisible]\n"
+                      "  layers.*.self_attn.q_proj: colwise\n"
+                      "                             ^~~~~~~\n",
+                      0) == 0);
+    CHECK(r.out.find("\nFAIL: 5 errors, 0 warnings (llama, 32 layers, tp 3, dialect hf-v5)\n") != std::string::npos);
+    CHECK(r.out.find("\033[") == std::string::npos);  // no colour off a TTY
+  }
+
+  TEST_CASE("--color always colours the severity") {
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --color always");
+    CHECK(r.out.find("\033[1;31merror: ") != std::string::npos);
+  }
+
+  TEST_CASE("--format json gives the stable fields") {
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --format json");
+    CHECK(r.code == 1);
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["ok"] == false);
+    CHECK(j["errors"] == 5);
+    CHECK(j["warnings"] == 0);
+    REQUIRE(j["diagnostics"].size() == 5);
+    const nlohmann::json& d = j["diagnostics"][0];
+    CHECK(d["severity"] == "error");
+    CHECK(d["code"] == "heads-not-divisible");
+    CHECK(d["file"] == "plans/hf/llama.yaml");
+    CHECK(d["line"] == 5);
+    CHECK(d["column"] == 30);
+    REQUIRE(d["notes"].size() == 1);
+    CHECK(d["notes"][0]["message"] == "num_attention_heads is set here");
+    CHECK(d["notes"][0]["line"] == 7);
+  }
+
+  TEST_CASE("--format sarif is SARIF 2.1.0") {
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --format sarif");
+    CHECK(r.code == 1);
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["version"] == "2.1.0");
+    REQUIRE(j["runs"].size() == 1);
+    CHECK(j["runs"][0]["tool"]["driver"]["name"] == "tpc");
+    REQUIRE(j["runs"][0]["results"].size() == 5);
+    const nlohmann::json& res = j["runs"][0]["results"][0];
+    CHECK(res["ruleId"] == "heads-not-divisible");
+    CHECK(res["level"] == "error");
+    CHECK(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "plans/hf/llama.yaml");
+    CHECK(res["locations"][0]["physicalLocation"]["region"]["startLine"] == 5);
+    CHECK(res["relatedLocations"][0]["message"]["text"] == "num_attention_heads is set here");
+  }
+
+  TEST_CASE("unreadable input exits with 2 and names the file") {
+    Result r = Tpc("check --model tests/data/configs/nope --plan plans/hf/llama.yaml --tp 8");
+    CHECK(r.code == 2);
+    CHECK(r.out == "tests/data/configs/nope: error: cannot read 'tests/data/configs/nope': No such file or directory "
+                   "[file-unreadable]\n"
+                   "FAIL: 1 error, 0 warnings\n");
+  }
+
+  TEST_CASE("malformed input in JSON format still gives JSON") {
+    Result r = Tpc("check --model tests/data/configs/nope --plan plans/hf/llama.yaml --format json");
+    CHECK(r.code == 2);
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["diagnostics"][0]["code"] == "file-unreadable");
+    CHECK(j["diagnostics"][0]["line"].is_null());
+  }
+
+  TEST_CASE("usage errors exit with 2 and say what to do") {
+    Result r = Tpc("check --model x --plan y --tp zero", true);
+    CHECK(r.code == 2);
+    CHECK(r.out == "tpc: --tp takes a positive integer, got 'zero'\nrun 'tpc help' for usage\n");
+    r = Tpc("chek", true);
+    CHECK(r.code == 2);
+    CHECK(r.out == "tpc: unknown command 'chek'; did you mean 'check'?\nrun 'tpc help' for usage\n");
+    r = Tpc("check --modle x", true);
+    CHECK(r.code == 2);
+    CHECK(r.out == "tpc: unknown argument '--modle'; did you mean '--model'?\nrun 'tpc help' for usage\n");
+    r = Tpc("check " + kLlama8B + " --dialect hf-v6", true);
+    CHECK(r.code == 2);
+    CHECK(r.out == "tpc: --dialect takes torch, hf-v4 or hf-v5, got 'hf-v6'\nrun 'tpc help' for usage\n");
+  }
+}
+
+}  // namespace
+}  // namespace tpc
