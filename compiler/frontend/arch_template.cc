@@ -11,6 +11,7 @@ namespace tpc {
 // Generated from plans/arch/*.yaml by plans/CMakeLists.txt.
 struct EmbeddedFile {
   const char* name;
+  const char* model_types;  ///< comma-separated, from the file's `model_types:` line
   const char* text;
 };
 extern const EmbeddedFile kArchFiles[];
@@ -180,49 +181,51 @@ std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std
 
 bool ArchRegistry::Load(const std::string& extra_dir, Diagnostics& diags) {
   bool ok = true;
-  auto add = [&](const std::string& path, const std::string& text) {
-    std::optional<ArchTemplate> t = ParseArchTemplate(path, text, diags);
+  for (int i = 0; i < kNumArchFiles; ++i) {
+    Source src{std::string("plans/arch/") + kArchFiles[i].name, {}, kArchFiles[i].text, std::nullopt};
+    for (std::string_view t : Split(kArchFiles[i].model_types, ',')) src.model_types.emplace_back(t);
+    sources_.push_back(std::move(src));
+  }
+  if (extra_dir.empty()) return true;
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(extra_dir, ec))
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  if (ec) {
+    int f = diags.sources().AddPath(extra_dir);
+    diags.Report(DiagId::kFileUnreadable, {f, 0, 0, 0}, {extra_dir, ec.message()});
+    return false;
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& p : files) {
+    std::string text;
+    std::optional<ArchTemplate> t;
+    if (ReadTextFile(p.string(), &text, diags)) t = ParseArchTemplate(p.string(), text, diags);
     if (!t) {
       ok = false;
-      return;
+      continue;
     }
-    // A later template (from --arch-dir) replaces a bundled one for the same model types.
+    // A template from --arch-dir replaces a bundled one for the same model types.
     for (const std::string& mt : t->model_types)
-      for (ArchTemplate& old : templates_) std::erase(old.model_types, mt);
-    templates_.push_back(std::move(*t));
-  };
-  for (int i = 0; i < kNumArchFiles; ++i)
-    add(std::string("plans/arch/") + kArchFiles[i].name, kArchFiles[i].text);
-  if (!extra_dir.empty()) {
-    std::error_code ec;
-    std::vector<std::filesystem::path> files;
-    for (const auto& e : std::filesystem::directory_iterator(extra_dir, ec))
-      if (e.path().extension() == ".yaml") files.push_back(e.path());
-    if (ec) {
-      int f = diags.sources().AddPath(extra_dir);
-      diags.Report(DiagId::kFileUnreadable, {f, 0, 0, 0}, {extra_dir, ec.message()});
-      return false;
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& p : files) {
-      std::string text;
-      if (ReadTextFile(p.string(), &text, diags)) add(p.string(), text);
-      else ok = false;
-    }
+      for (Source& old : sources_) std::erase(old.model_types, mt);
+    std::vector<std::string> types = t->model_types;
+    sources_.insert(sources_.begin(), Source{p.string(), std::move(types), std::move(text), std::move(t)});
   }
   return ok;
 }
 
-const ArchTemplate* ArchRegistry::Find(const std::string& model_type) const {
-  for (const ArchTemplate& t : templates_)
-    if (std::find(t.model_types.begin(), t.model_types.end(), model_type) != t.model_types.end())
-      return &t;
+const ArchTemplate* ArchRegistry::Find(const std::string& model_type, Diagnostics& diags) const {
+  for (const Source& s : sources_) {
+    if (std::find(s.model_types.begin(), s.model_types.end(), model_type) == s.model_types.end()) continue;
+    if (!s.parsed) s.parsed = ParseArchTemplate(s.path, s.text, diags);
+    return s.parsed ? &*s.parsed : nullptr;
+  }
   return nullptr;
 }
 
 std::vector<std::string> ArchRegistry::ModelTypes() const {
   std::vector<std::string> out;
-  for (const ArchTemplate& t : templates_) out.insert(out.end(), t.model_types.begin(), t.model_types.end());
+  for (const Source& s : sources_) out.insert(out.end(), s.model_types.begin(), s.model_types.end());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -58,18 +58,26 @@ struct ArchTemplate {
 std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std::string& text,
                                               Diagnostics& diags);
 
-/// The bundled templates (compiled in from plans/arch/), plus any from `extra_dir`.
+/// The bundled templates (compiled in from plans/arch/), plus any from `extra_dir`. Bundled ones
+/// are parsed on first use, so a check pays for one template only.
 class ArchRegistry {
  public:
-  /// Loads the bundled templates and, if non-empty, every *.yaml in `extra_dir` (which win).
+  /// Indexes the bundled templates and parses every *.yaml in `extra_dir` (which win).
   bool Load(const std::string& extra_dir, Diagnostics& diags);
-  /// Returns the template for a model_type, or nullptr.
-  const ArchTemplate* Find(const std::string& model_type) const;
+  /// Returns the template for a model_type (parsing it now if needed), or nullptr; a template that
+  /// fails to parse is reported into `diags`.
+  const ArchTemplate* Find(const std::string& model_type, Diagnostics& diags) const;
   /// Every supported model_type, sorted.
   std::vector<std::string> ModelTypes() const;
 
  private:
-  std::vector<ArchTemplate> templates_;
+  struct Source {
+    std::string path;
+    std::vector<std::string> model_types;
+    std::string text;
+    mutable std::optional<ArchTemplate> parsed;
+  };
+  std::vector<Source> sources_;
 };
 
 }  // namespace tpc

@@ -52,7 +52,10 @@ class Expander {
   void Run() {
     for (const ModuleTemplate& m : t_.pre) AddModule(m, "", -1, /*layer_in=*/-1);
     int64_t n = Int(t_.layers_count, "the number of layers");
+    if (n < 0 || n > 1'000'000) throw MissingField{"", "the number of layers (" + std::to_string(n) + ") is out of range"};
     g_.num_layers = static_cast<int>(n);
+    // Each layer adds its modules plus about three containers.
+    g_.Reserve(t_.pre.size() + t_.post.size() + static_cast<size_t>(n) * (t_.layer.size() + 4) + 8);
     int prev = Resolve(Base(t_.layers_in), "layers.in");
     std::string path = Base(t_.layers_path);
     for (int64_t i = 0; i < n; ++i) {
@@ -196,7 +199,8 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     return std::nullopt;
   }
   std::string model_type = mt.Scalar();
-  const ArchTemplate* t = registry.Find(model_type);
+  const ArchTemplate* t = registry.Find(model_type, diags);
+  if (diags.has_fatal()) return std::nullopt;
   if (!t) {
     std::string hint = DidYouMean(model_type, registry.ModelTypes());
     diags.Report(DiagId::kUnknownModelType, LocOf(doc->file, mt, static_cast<int>(model_type.size()) + 2),

@@ -24,25 +24,29 @@ const char* KindName(ModuleKind k) {
 }
 
 int ModelGraph::Add(Module m) {
-  // Create parents first so named_modules() order (parents before children) holds.
-  for (size_t dot = m.name.find('.'); dot != std::string::npos; dot = m.name.find('.', dot + 1)) {
-    std::string parent = m.name.substr(0, dot);
-    if (!by_name_.count(parent) && !m.is_virtual) {
+  // Parents exist before children (named_modules() order): create the missing ones, nearest first
+  // found, so a module whose parent already exists costs one lookup.
+  size_t dot = m.name.rfind('.');
+  if (dot != std::string::npos) {
+    std::string parent_name = m.name.substr(0, dot);
+    int parent = Find(parent_name);
+    if (parent < 0) {
       Module c;
-      c.name = parent;
+      c.name = std::move(parent_name);
       c.layer = m.layer;
-      by_name_[parent] = static_cast<int>(modules_.size());
-      modules_.push_back(std::move(c));
+      parent = Add(std::move(c));
     }
+    m.parent = parent;
   }
   auto it = by_name_.find(m.name);
   if (it != by_name_.end()) {
     // A container created implicitly is now declared for real.
+    m.parent = modules_[it->second].parent;
     modules_[it->second] = std::move(m);
     return it->second;
   }
   int id = static_cast<int>(modules_.size());
-  by_name_[m.name] = id;
+  by_name_.emplace(m.name, id);
   modules_.push_back(std::move(m));
   return id;
 }

@@ -60,6 +60,7 @@ struct Module {
   int64_t kv_heads = 0;  ///< attention: key/value heads
   std::vector<int> inputs;  ///< dataflow predecessors (module ids)
   int tied_to = -1;         ///< module whose weight this module's weight is
+  int parent = -1;          ///< enclosing module in the tree (virtual ops too), -1 at the root
 };
 
 /// The expanded model: module tree, parameters and dataflow, plus the config facts checks need.
@@ -67,6 +68,11 @@ class ModelGraph {
  public:
   /// Adds a module (and any missing parent containers); returns its id.
   int Add(Module m);
+  /// Reserves room for `n` modules.
+  void Reserve(size_t n) {
+    modules_.reserve(n);
+    by_name_.reserve(n);
+  }
   /// Returns the id of a module by name, or -1.
   int Find(const std::string& name) const;
   /// Returns the dataflow modules in forward order (Boost.Graph topological sort); false on a cycle.

@@ -97,7 +97,7 @@ bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
       if (!s || pl.kind != Placement::kShard) continue;
       const Param& param = mod.params[p];
       int64_t size = param.shape[pl.dim];
-      std::string where = GenericName(mod.name + (param.name == "weight" ? "" : "." + param.name));
+      auto where_fn = [&] { return GenericName(mod.name + (param.name == "weight" ? "" : "." + param.name)); };
       SourceLoc loc = a.EntryLoc(entry);
       bool vocab = (mod.role == "embed" || mod.role == "lm_head") && pl.dim == 0;
       if (vocab) {
@@ -120,6 +120,7 @@ bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
         // Packed styles take block r of each half: each half must split.
         int64_t half = size / 2;
         if (half % tp == 0) continue;
+        std::string where = where_fn();
         dims.Add("packed|" + std::to_string(entry) + "|" + std::to_string(half), DiagId::kDimNotDivisible, loc,
                  {"each packed half", where, std::to_string(half), std::to_string(tp),
                   Sizes(Working([&](int64_t t) { return half % t == 0; }))},
@@ -127,6 +128,7 @@ bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
         continue;
       }
       if (size % tp == 0) continue;
+      std::string where = where_fn();
       dims.Add("dim|" + std::to_string(entry) + "|" + where + "|" + std::to_string(size), DiagId::kDimNotDivisible,
                loc,
                {DimName(mod, param, pl.dim), where, std::to_string(size), std::to_string(tp),

@@ -35,6 +35,10 @@ class Propagator {
     a_.head_sharded.assign(mods_.size(), 0);
     if (!a_.model.ForwardOrder(&order)) return;  // templates are checked acyclic in tests
     users_.assign(mods_.size(), {});
+    for (size_t c = 0; c < mods_.size(); ++c) {
+      const StyleInfo* s = a_.EffectiveStyle(a_.module_entry[c]);
+      any_block_reduce_ |= s && s->reduces && mods_[c].kind == ModuleKind::kContainer;
+    }
     for (int m : order)
       for (int in : mods_[m].inputs) users_[in].push_back(m);
     for (int m : order) {
@@ -51,6 +55,7 @@ class Propagator {
   const std::vector<Module>& mods_;
   std::vector<std::vector<int>> users_;
   LayerAggregator agg_;
+  bool any_block_reduce_ = false;
 
   std::string Who(int m) const { return m < 0 ? "the model input" : a_.Describe(m); }
   std::string Generic(int m) const { return m < 0 ? "input" : GenericName(mods_[m].name); }
@@ -268,18 +273,22 @@ class Propagator {
 
   // The output of a container's last op leaves the container: a reducing style on it applies here.
   Activation ApplyBlockReduce(int m, Activation out) {
-    const std::string& name = mods_[m].name;
-    for (size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0; dot = name.rfind('.', dot - 1)) {
-      int c = a_.model.Find(name.substr(0, dot));
-      if (c < 0 || mods_[c].kind != ModuleKind::kContainer) continue;
+    if (!any_block_reduce_) return out;
+    for (int c = mods_[m].parent; c >= 0; c = mods_[c].parent) {
+      if (mods_[c].kind != ModuleKind::kContainer) continue;
       const StyleInfo* s = a_.EffectiveStyle(a_.module_entry[c]);
       if (!s || !s->reduces) continue;
-      std::string prefix = mods_[c].name + ".";
       bool leaves = users_[m].empty();
-      for (int u : users_[m]) leaves |= mods_[u].name.compare(0, prefix.size(), prefix) != 0;
+      for (int u : users_[m]) leaves |= !Inside(u, c);
       if (leaves) return Reduce(c, m, out);
     }
     return out;
+  }
+
+  bool Inside(int m, int container) const {
+    for (int p = mods_[m].parent; p >= 0; p = mods_[p].parent)
+      if (p == container) return true;
+    return false;
   }
 
   Activation Visit(int m) {
