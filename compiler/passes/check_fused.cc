@@ -52,8 +52,11 @@ bool CheckFused(Analysis& a, Diagnostics& diags) {
                          std::to_string(last_begin) + ", " + std::to_string(rows) + ") = " +
                          Contents(mod.segments, last_begin, rows) +
                          "; split each segment on its own (a packed layout) or gather the output with '" + gather + "'";
-    if (s->packed) detail = "packed styles interleave two equal halves, and '" + GenericName(mod.name) + "' has " +
-                            std::to_string(mod.segments.size()) + " segments of unequal size; " + detail;
+    if (s->packed)
+      detail = "packed styles interleave two equal halves, and '" + GenericName(mod.name) + "' has " +
+               (mod.segments.size() == 2 ? std::string("two halves of unequal size")
+                                         : std::to_string(mod.segments.size()) + " segments") +
+               "; " + detail;
     agg.Add("fused|" + std::to_string(entry), DiagId::kFusedNaiveSplit, a.EntryLoc(entry),
             {pe.style, Join(names, "|"), GenericName(mod.name), detail}, {}, mod.layer);
   }
