@@ -1,5 +1,6 @@
 #include "frontend/model_loader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <unordered_map>
@@ -135,7 +136,9 @@ class Expander {
       if (in == "residual" && layer >= 0) ids = {layer_in};
       else if (in == "layers" && layer < 0) ids = {layers_out_};
       else ids = Inputs(layer_prefix.empty() ? Base(in) : layer_prefix + in, what);
-      inputs.insert(inputs.end(), ids.begin(), ids.end());
+      // A dropped branch stands for its own inputs, so two names may reach the same module.
+      for (int id : ids)
+        if (std::find(inputs.begin(), inputs.end(), id) == inputs.end()) inputs.push_back(id);
     }
     if (mt.when && Eval(*mt.when, "the condition of " + what) == 0) {
       skipped_[m.name] = inputs;

@@ -221,10 +221,17 @@ class Propagator {
 
   Activation Add(int m) {
     const Module& mod = mods_[m];
+    // Partial sums add up to partial sums (routed + shared experts before the block's all-reduce);
+    // a partial term next to a replicated one is the bug: it would be reduced tp times or never.
+    bool all_partial = !mod.inputs.empty();
+    for (size_t i = 0; i < mod.inputs.size(); ++i) all_partial &= Input(m, i).layout == Layout::kPartial;
+    if (all_partial) return {Layout::kPartial, true, m};
     Layout out = Layout::kReplicate;
     for (size_t i = 0; i < mod.inputs.size(); ++i) {
       Activation in = Input(m, i);
-      if (in.layout == Layout::kPartial) Unreduced(m, in, "the residual add '" + GenericName(mod.name) + "'");
+      if (in.layout == Layout::kPartial)
+        Unreduced(m, in, std::string(mod.name.find("residual") != std::string::npos ? "the residual add '" : "the add '") +
+                             GenericName(mod.name) + "'");
       else if (in.layout == Layout::kShardLast)
         Mismatch(m, in, Layout::kReplicate, "; the residual stream is replicated, so the sum mixes a slice with the whole");
       else if (i == 0) out = in.layout;
