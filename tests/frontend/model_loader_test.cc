@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "backend/render_diagnostics.h"
 #include "frontend/model_loader.h"
 #include "test_util.h"
@@ -60,6 +63,58 @@ TEST_SUITE("model loader") {
     CHECK(l.model->at(l.model->Find("lm_head")).tied_to == l.model->Find("model.embed_tokens"));
     // head_dim is given (64): q_proj is 32 x 64 rows.
     CHECK(l.model->at(l.model->Find("model.layers.0.self_attn.q_proj")).params[0].shape[0] == 2048);
+  }
+
+  TEST_CASE("every bundled template parses and every fixture config loads") {
+    SourceManager sm;
+    Diagnostics diags(sm);
+    for (const std::string& type : test::Registry().ModelTypes()) {
+      CAPTURE(type);
+      CHECK(test::Registry().Find(type, diags) != nullptr);
+    }
+    CHECK(RenderText(diags, false) == "");
+    int fixtures = 0;
+    for (const auto& e : std::filesystem::directory_iterator(test::SourcePath("tests/data/configs"))) {
+      CAPTURE(e.path().string());
+      Loaded l = FromPath(e.path().string());
+      CHECK(l.model);
+      CHECK(l.text == "");
+      ++fixtures;
+    }
+    CHECK(fixtures >= 25);
+  }
+
+  TEST_CASE("the issue's architectures are all supported") {
+    std::vector<std::string> types = test::Registry().ModelTypes();
+    for (const char* t : {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
+                          "gemma3", "gemma3_text", "phi", "phi3", "olmo2", "smollm3", "gpt_neox", "baichuan",
+                          "falcon_h1", "deepseek_v3", "gpt_oss", "granite", "starcoder2", "nemotron-nas"}) {
+      CAPTURE(t);
+      CHECK(std::find(types.begin(), types.end(), t) != types.end());
+    }
+  }
+
+  TEST_CASE("DeciLM block_configs set per-layer shapes") {
+    Loaded l = FromPath(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"));
+    REQUIRE(l.model);
+    const ModelGraph& g = *l.model;
+    // ffn_mult m gives round_up(2 * m * 8192 / 3, 256): 5.25 -> 28672, 2.625 -> 14336, 1.3125 -> 7168.
+    CHECK(g.at(g.Find("model.layers.0.mlp.up_proj")).params[0].shape[0] == 28672);
+    CHECK(g.at(g.Find("model.layers.1.mlp.up_proj")).params[0].shape[0] == 14336);
+    CHECK(g.at(g.Find("model.layers.2.mlp.up_proj")).params[0].shape[0] == 7168);
+    CHECK(g.Find("model.layers.3.mlp.up_proj") == -1);      // ffn no_op
+    CHECK(g.Find("model.layers.2.self_attn.q_proj") == -1);  // attention no_op
+    CHECK(g.at(g.Find("model.layers.1.self_attn.k_proj")).params[0].shape[0] == 4 * 128);  // 64 / 16 KV heads
+  }
+
+  TEST_CASE("a VLM config nests the text model under model.language_model") {
+    Loaded l = FromPath(test::SourcePath("tests/data/configs/google__gemma-3-27b"));
+    REQUIRE(l.model);
+    CHECK(l.model->base_prefix == "model.language_model");
+    int q = l.model->Find("model.language_model.layers.61.self_attn.q_proj");
+    REQUIRE(q >= 0);
+    CHECK(l.model->at(q).params[0].shape == std::vector<int64_t>{4096, 5376});  // 32 x 128 != hidden 5376
+    CHECK(l.model->Find("lm_head") >= 0);
   }
 
   TEST_CASE("an unknown model_type names the supported ones") {

@@ -90,6 +90,24 @@ TEST_SUITE("divisibility") {
           std::string::npos);
   }
 
+  TEST_CASE("block_configs give every layer its own kv heads") {
+    // Synthetic DeciLM: layer 0 groups 8 query heads per KV head (64 / 8 = 8 KV heads), layer 1
+    // groups 16 (4 KV heads), layer 2 has no attention and layer 3 a linear one.
+    const char* plan =
+        "model.layers.*.self_attn.q_proj: colwise\n"
+        "model.layers.*.self_attn.k_proj: colwise\n"
+        "model.layers.*.self_attn.v_proj: colwise\n"
+        "model.layers.*.self_attn.o_proj: rowwise\n";
+    test::CheckRun run =
+        test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, Tp(8));
+    CHECK(run.text ==
+          "plan.yaml:2:34: error: num_key_value_heads (4) is not divisible by tp (8) (--kv-replication would "
+          "replicate each KV head over 2 ranks); tp sizes that work: 1, 2, 4 (in layer 1) [kv-heads-not-divisible]\n"
+          "model.layers.*.self_attn.k_proj: colwise\n"
+          "                                 ^~~~~~~\n");
+    CHECK(test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, Tp(4)).ok);
+  }
+
   TEST_CASE("tp 1 checks nothing") {
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(1));
     CHECK(run.ok);

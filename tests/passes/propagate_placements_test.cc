@@ -128,6 +128,22 @@ TEST_SUITE("propagate") {
     CHECK(CheckTexts(kTinyLlama, "plan.yaml", with_gather, Tp2(Dialect::kHfV4)).ok);
   }
 
+  TEST_CASE("sharded experts without a module-level reduce leave partial sums (the llama4 defect)") {
+    const std::string mixtral = test::SourcePath("tests/data/configs/mistralai__Mixtral-8x7B-Instruct-v0.1");
+    const char* plan =
+        "base_model_tp_plan:\n"
+        "  layers.*.mlp.experts.gate_up_proj: packed_colwise\n"
+        "  layers.*.mlp.experts.down_proj: rowwise\n";
+    test::CheckRun run = test::CheckText(mixtral, "plan.yaml", plan, Tp2());
+    CHECK(run.text ==
+          "plan.yaml:2:38: error: 'model.layers.*.mlp.experts' produces partial sums that nothing reduces before "
+          "the residual add 'model.layers.*.mlp_residual' (in all 32 layers) [unreduced-partial]\n"
+          "  layers.*.mlp.experts.gate_up_proj: packed_colwise\n"
+          "                                     ^~~~~~~~~~~~~~\n");
+    std::string reduced = std::string(plan) + "  layers.*.mlp.experts: moe_tp_experts\n";
+    CHECK(test::CheckText(mixtral, "plan.yaml", reduced, Tp2()).ok);
+  }
+
   TEST_CASE("gather over an already reduced block counts the output tp times") {
     const char* plan =
         "model.layers.*.mlp.gate_proj: colwise\n"
