@@ -90,6 +90,14 @@ TEST_SUITE("cli") {
                    "FAIL: 1 error, 0 warnings\n");
   }
 
+  TEST_CASE("an unknown model_type exits with 2 and lists the supported ones") {
+    Result r = Tpc("check --model tests/data/unknown_model_type.json --plan plans/hf/llama.yaml");
+    CHECK(r.code == 2);
+    CHECK(r.out.rfind("tests/data/unknown_model_type.json:2:17: error: unknown model_type 'llama5' (did you mean "
+                      "'llama'?); supported: baichuan, deepseek_v3, falcon_h1, gemma, gemma2, gemma3, gemma3_text, ",
+                      0) == 0);
+  }
+
   TEST_CASE("malformed input in JSON format still gives JSON") {
     Result r = Tpc("check --model tests/data/configs/nope --plan plans/hf/llama.yaml --format json");
     CHECK(r.code == 2);

@@ -108,6 +108,22 @@ TEST_SUITE("divisibility") {
     CHECK(test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, Tp(4)).ok);
   }
 
+  TEST_CASE("expert parallelism needs the expert count to split") {
+    // Mixtral has 8 experts: grouped_gemm hands each rank a contiguous block of 8 / tp experts.
+    const char* plan =
+        "base_model_tp_plan:\n"
+        "  layers.*.mlp.experts.gate_up_proj: grouped_gemm\n"
+        "  layers.*.mlp.experts.down_proj: grouped_gemm\n"
+        "  layers.*.mlp.experts: moe_tp_experts\n";
+    const std::string mixtral = test::SourcePath("tests/data/configs/mistralai__Mixtral-8x7B-Instruct-v0.1");
+    test::CheckRun run = test::CheckText(mixtral, "plan.yaml", plan, Tp(3));
+    CHECK(run.codes == std::vector<std::string>{"experts-not-divisible", "experts-not-divisible"});
+    CHECK(run.text.rfind("plan.yaml:2:38: error: 8 experts cannot be split evenly over 3 ranks for expert "
+                         "parallelism; sizes that work: 1, 2, 4, 8 [experts-not-divisible]\n",
+                         0) == 0);
+    CHECK(test::CheckText(mixtral, "plan.yaml", plan, Tp(8)).ok);
+  }
+
   TEST_CASE("tp 1 checks nothing") {
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(1));
     CHECK(run.ok);
