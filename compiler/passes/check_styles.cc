@@ -1,7 +1,6 @@
 // check-styles: every style must exist in the dialect, fit the module it lands on, and be applied
 // by the runtime (NeMo drops some HF styles on the floor).
 #include <algorithm>
-#include <set>
 
 #include "passes/analysis.h"
 #include "support/strings.h"
