@@ -17,7 +17,12 @@ struct MissingField {
   std::string needed_for;
 };
 
-using VarMap = std::unordered_map<std::string, double>;
+// Transparent hashing: variables are looked up by string_view without building a string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using VarMap = std::unordered_map<std::string, double, NameHash, std::equal_to<>>;
 
 std::optional<double> ScalarValue(const YAML::Node& n) {
   if (!n.IsScalar()) return std::nullopt;
@@ -81,7 +86,7 @@ class Expander {
   ModelGraph& g_;
   int layer_ = -1;
   int layers_out_ = -1;
-  std::string context_;
+  std::unordered_map<const Expr*, std::optional<double>> cache_;  // nullopt: reads per-layer variables
   // Modules dropped by `when` act as identities: their name resolves to their inputs.
   std::unordered_map<std::string, std::vector<int>> skipped_;
 
@@ -98,30 +103,52 @@ class Expander {
       std::string rest(name.substr(4));
       return (layer_vars_.count(rest) || vars_.count(rest)) ? 1.0 : 0.0;
     }
-    std::string key(name);
-    if (auto it = layer_vars_.find(key); it != layer_vars_.end()) return it->second;
-    if (auto it = vars_.find(key); it != vars_.end()) return it->second;
+    if (auto it = layer_vars_.find(name); it != layer_vars_.end()) return it->second;
+    if (auto it = vars_.find(name); it != vars_.end()) return it->second;
     return std::nullopt;
   }
 
-  double Eval(const Expr& e, const std::string& what) const {
+  // Most expressions (shapes, head counts) read no per-layer variable: they are evaluated once and
+  // reused for every layer. `what` names the purpose; the message is only built on failure.
+  double Eval(const Expr& e, const char* what, const std::string& module = "") {
+    auto cached = cache_.find(&e);
+    if (cached != cache_.end() && cached->second) return *cached->second;
+    double v;
     try {
-      return e.Eval([this](std::string_view n) { return Lookup(n); });
+      v = e.Eval([this](std::string_view n) { return Lookup(n); });
     } catch (const ExprError& err) {
-      throw MissingField{err.what(), what};
+      throw MissingField{err.what(), std::string(what) + (module.empty() ? "" : " '" + module + "'")};
     }
+    if (cached == cache_.end()) {
+      bool per_layer = false;
+      for (const std::string& var : e.Variables())
+        per_layer |= var == "layer" || var.rfind("block.", 0) == 0 || var.rfind("has.", 0) == 0;
+      cache_.emplace(&e, per_layer ? std::nullopt : std::optional<double>(v));
+    }
+    return v;
   }
-  int64_t Int(const Expr& e, const std::string& what) const { return std::llround(Eval(e, what)); }
+  int64_t Int(const Expr& e, const char* what, const std::string& module = "") {
+    return std::llround(Eval(e, what, module));
+  }
 
-  // Module ids a name stands for in the dataflow (several when it names a dropped module).
-  std::vector<int> Inputs(const std::string& name, const std::string& what) {
-    if (auto it = skipped_.find(name); it != skipped_.end()) return it->second;
+  // Appends the module ids `name` stands for in the dataflow (several when it names a dropped
+  // module, whose inputs pass through). `user` is only for the message.
+  void AppendInputs(const std::string& name, const std::string& user, std::vector<int>* out) {
+    auto add = [out](int id) {
+      if (std::find(out->begin(), out->end(), id) == out->end()) out->push_back(id);
+    };
+    if (!skipped_.empty())
+      if (auto it = skipped_.find(name); it != skipped_.end()) {
+        for (int id : it->second) add(id);
+        return;
+      }
     int id = g_.Find(name);
-    if (id < 0) throw MissingField{"", "input '" + name + "' of " + what + " is not declared before it"};
-    return {id};
+    if (id < 0) throw MissingField{"", "input '" + name + "' of '" + user + "' is not declared before it"};
+    add(id);
   }
   int Resolve(const std::string& name, const std::string& what) {
-    std::vector<int> ids = Inputs(name, what);
+    std::vector<int> ids;
+    AppendInputs(name, what, &ids);
     if (ids.size() != 1) throw MissingField{"", what + " '" + name + "' must name one module"};
     return ids[0];
   }
@@ -129,18 +156,21 @@ class Expander {
   void AddModule(const ModuleTemplate& mt, const std::string& layer_prefix, int layer, int layer_in) {
     Module m;
     m.name = layer_prefix.empty() ? Base(mt.name) : layer_prefix + mt.name;
-    std::string what = "'" + m.name + "'";
+    const std::string& what = m.name;
     std::vector<int> inputs;
+    inputs.reserve(mt.inputs.size());
+    std::string scratch;
     for (const std::string& in : mt.inputs) {
-      std::vector<int> ids;
-      if (in == "residual" && layer >= 0) ids = {layer_in};
-      else if (in == "layers" && layer < 0) ids = {layers_out_};
-      else ids = Inputs(layer_prefix.empty() ? Base(in) : layer_prefix + in, what);
-      // A dropped branch stands for its own inputs, so two names may reach the same module.
-      for (int id : ids)
-        if (std::find(inputs.begin(), inputs.end(), id) == inputs.end()) inputs.push_back(id);
+      if (in == "residual" && layer >= 0) {
+        inputs.push_back(layer_in);
+      } else if (in == "layers" && layer < 0) {
+        inputs.push_back(layers_out_);
+      } else {
+        scratch = layer_prefix.empty() ? Base(in) : layer_prefix + in;
+        AppendInputs(scratch, what, &inputs);
+      }
     }
-    if (mt.when && Eval(*mt.when, "the condition of " + what) == 0) {
+    if (mt.when && Eval(*mt.when, "the condition of", what) == 0) {
       skipped_[m.name] = inputs;
       return;
     }
@@ -153,22 +183,22 @@ class Expander {
     m.fused = mt.fused;
     if (!mt.weight.empty()) {
       Param w{"weight", {}, ""};
-      for (const Expr& d : mt.weight) w.shape.push_back(Int(d, "the shape of " + what));
-      bool bias = mt.bias && Eval(*mt.bias, "the bias of " + what) != 0;
+      for (const Expr& d : mt.weight) w.shape.push_back(Int(d, "the shape of", what));
+      bool bias = mt.bias && Eval(*mt.bias, "the bias of", what) != 0;
       int64_t rows = w.shape[0];
       m.params.push_back(std::move(w));
       if (bias) m.params.push_back({"bias", {rows}, ""});
     }
     for (const auto& pt : mt.params) {
       Param p{pt.name, {}, pt.role};
-      for (const Expr& d : pt.shape) p.shape.push_back(Int(d, "the shape of " + what));
+      for (const Expr& d : pt.shape) p.shape.push_back(Int(d, "the shape of", what));
       m.params.push_back(std::move(p));
     }
-    for (const auto& [name, rows] : mt.segments) m.segments.push_back({name, Int(rows, "segments of " + what)});
-    if (mt.heads) m.heads = Int(*mt.heads, "the heads of " + what);
-    if (mt.kv_heads) m.kv_heads = Int(*mt.kv_heads, "the kv heads of " + what);
-    if (!mt.tied_to.empty() && (!mt.tie_when || Eval(*mt.tie_when, "tying of " + what) != 0))
-      m.tied_to = Resolve(Base(mt.tied_to), "tied_to of " + what);
+    for (const auto& [name, rows] : mt.segments) m.segments.push_back({name, Int(rows, "the segments of", what)});
+    if (mt.heads) m.heads = Int(*mt.heads, "the heads of", what);
+    if (mt.kv_heads) m.kv_heads = Int(*mt.kv_heads, "the kv heads of", what);
+    if (!mt.tied_to.empty() && (!mt.tie_when || Eval(*mt.tie_when, "the tying of", what) != 0))
+      m.tied_to = Resolve(Base(mt.tied_to), "tied_to of '" + what + "'");
     g_.Add(std::move(m));
   }
 };

@@ -28,35 +28,44 @@ int ModelGraph::Add(Module m) {
   // found, so a module whose parent already exists costs one lookup.
   size_t dot = m.name.rfind('.');
   if (dot != std::string::npos) {
-    std::string parent_name = m.name.substr(0, dot);
+    std::string_view parent_name = std::string_view(m.name).substr(0, dot);
     int parent = Find(parent_name);
     if (parent < 0) {
       Module c;
-      c.name = std::move(parent_name);
+      c.name = std::string(parent_name);
       c.layer = m.layer;
       parent = Add(std::move(c));
     }
     m.parent = parent;
   }
-  auto it = by_name_.find(m.name);
-  if (it != by_name_.end()) {
+  auto [it, inserted] = by_name_.try_emplace(m.name, static_cast<int>(modules_.size()));
+  if (!inserted) {
     // A container created implicitly is now declared for real.
     m.parent = modules_[it->second].parent;
     modules_[it->second] = std::move(m);
     return it->second;
   }
-  int id = static_cast<int>(modules_.size());
-  by_name_.emplace(m.name, id);
   modules_.push_back(std::move(m));
-  return id;
+  return it->second;
 }
 
-int ModelGraph::Find(const std::string& name) const {
+int ModelGraph::Find(std::string_view name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? -1 : it->second;
 }
 
 bool ModelGraph::ForwardOrder(std::vector<int>* order) const {
+  // The expander only accepts inputs declared earlier, so ids usually are a forward order already;
+  // any other graph goes through Boost's topological sort, which also detects cycles.
+  bool ids_in_order = true;
+  for (size_t v = 0; v < modules_.size() && ids_in_order; ++v)
+    for (int u : modules_[v].inputs) ids_in_order &= u < static_cast<int>(v);
+  if (ids_in_order) {
+    order->clear();
+    for (size_t v = 0; v < modules_.size(); ++v)
+      if (modules_[v].kind != ModuleKind::kContainer) order->push_back(static_cast<int>(v));
+    return true;
+  }
   using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
   Graph g(modules_.size());
   for (size_t v = 0; v < modules_.size(); ++v)

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -74,7 +75,7 @@ class ModelGraph {
     by_name_.reserve(n);
   }
   /// Returns the id of a module by name, or -1.
-  int Find(const std::string& name) const;
+  int Find(std::string_view name) const;
   /// Returns the dataflow modules in forward order (Boost.Graph topological sort); false on a cycle.
   bool ForwardOrder(std::vector<int>* order) const;
 
@@ -91,8 +92,12 @@ class ModelGraph {
   std::map<std::string, SourceLoc> field_locs;
 
  private:
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::vector<Module> modules_;
-  std::unordered_map<std::string, int> by_name_;
+  std::unordered_map<std::string, int, NameHash, std::equal_to<>> by_name_;
 };
 
 const char* KindName(ModuleKind k);
