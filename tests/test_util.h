@@ -14,6 +14,15 @@ std::string SourcePath(const std::string& relative);
 /// Reads a whole file; empty when missing.
 std::string ReadFile(const std::string& path);
 
+/// Check options for one tp size and dialect.
+inline CheckOptions Opts(int tp, Dialect dialect = Dialect::kHfV5, bool kv_replication = false) {
+  CheckOptions o;
+  o.tp = tp;
+  o.dialect = dialect;
+  o.kv_replication = kv_replication;
+  return o;
+}
+
 /// One check run on in-memory files, with its rendered text output (no colour).
 struct CheckRun {
   bool loaded = false;  ///< model and plan loaded without fatal errors

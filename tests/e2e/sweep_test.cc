@@ -42,13 +42,6 @@ std::set<std::string> ErrorCodes(const test::CheckRun& run) {
   return out;
 }
 
-CheckOptions Opts(int tp, Dialect d = Dialect::kHfV5) {
-  CheckOptions o;
-  o.tp = tp;
-  o.dialect = d;
-  return o;
-}
-
 std::vector<std::string> ConfigDirs() {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(test::SourcePath("tests/data/configs")))
@@ -65,7 +58,7 @@ std::string ModelType(const std::string& dir) {
 test::CheckRun Run(const std::string& dir, int tp, Dialect d = Dialect::kHfV5) {
   const json& entry = Plans().at(PlanTypeFor(ModelType(dir)));
   const json& plan = d == Dialect::kHfV4 ? entry.at("v4_57_6") : entry;
-  return test::CheckText(test::SourcePath("tests/data/configs/" + dir), "plan.json", PlanText(plan), Opts(tp, d));
+  return test::CheckText(test::SourcePath("tests/data/configs/" + dir), "plan.json", PlanText(plan), test::Opts(tp, d));
 }
 
 TEST_SUITE("sweep") {

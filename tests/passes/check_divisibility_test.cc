@@ -19,16 +19,9 @@ const char* kHfLlama =
     "model.layers.*.mlp.down_proj: rowwise\n"
     "lm_head: colwise_gather_output\n";
 
-CheckOptions Tp(int tp, bool kv_replication = false) {
-  CheckOptions o;
-  o.tp = tp;
-  o.kv_replication = kv_replication;
-  return o;
-}
-
 TEST_SUITE("divisibility") {
   TEST_CASE("kv heads fewer than tp is an error unless kv replication is on") {
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(4));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, test::Opts(4));
     REQUIRE(run.loaded);
     CHECK(run.text ==
           "plan.yaml:2:34: error: num_key_value_heads (2) is not divisible by tp (4) (--kv-replication would "
@@ -38,12 +31,12 @@ TEST_SUITE("divisibility") {
           "config.json:5:3: note: num_key_value_heads is set here\n"
           "  \"num_key_value_heads\": 2,\n"
           "  ^~~~~~~~~~~~~~~~~~~~~\n");
-    CHECK(CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(4, true)).ok);
-    CHECK(CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(8, true)).ok);
+    CHECK(CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, test::Opts(4, Dialect::kHfV5, true)).ok);
+    CHECK(CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, test::Opts(8, Dialect::kHfV5, true)).ok);
   }
 
   TEST_CASE("heads, kv heads and vocab at a tp that divides none of them") {
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(3));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, test::Opts(3));
     REQUIRE(run.loaded);
     // 192 = 3 * 64 splits; 8 heads, 2 KV heads and 1000 vocab rows do not.
     CHECK(run.codes == std::vector<std::string>{"heads-not-divisible", "kv-heads-not-divisible", "vocab-uneven"});
@@ -64,7 +57,7 @@ TEST_SUITE("divisibility") {
         "model.layers.*.self_attn.k_proj: colwise_gather_output\n"
         "model.layers.*.self_attn.v_proj: colwise_gather_output\n"
         "model.layers.*.self_attn.o_proj: rowwise_split_input\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", gathered, Tp(4));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", gathered, test::Opts(4));
     CHECK(run.ok);
     CHECK(run.text.empty());
   }
@@ -73,7 +66,7 @@ TEST_SUITE("divisibility") {
     const char* gathered = "model.layers.*.self_attn.k_proj: colwise_gather_output\n"
                            "model.layers.*.self_attn.q_proj: colwise_gather_output\n"
                            "model.layers.*.self_attn.v_proj: colwise_gather_output\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", gathered, Tp(32));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", gathered, test::Opts(32));
     // k_proj and v_proj have 2 * 8 = 16 rows and fail at tp 32; q_proj has 64 = 2 * 32 and splits.
     CHECK(run.codes == std::vector<std::string>{"dim-not-divisible", "dim-not-divisible"});
     CHECK(run.text.find("error: out_features of 'model.layers.*.self_attn.k_proj' (16) is not divisible by tp (32); "
@@ -83,7 +76,7 @@ TEST_SUITE("divisibility") {
   TEST_CASE("intermediate size must split for gate, up and down") {
     std::string cfg = kTinyLlama;
     cfg.replace(cfg.find("192"), 3, "196");  // 196 = 4 * 49: not a multiple of 8
-    test::CheckRun run = CheckTexts(cfg, "plan.yaml", kHfLlama, Tp(8, true));
+    test::CheckRun run = CheckTexts(cfg, "plan.yaml", kHfLlama, test::Opts(8, Dialect::kHfV5, true));
     CHECK(run.codes == std::vector<std::string>{"dim-not-divisible", "dim-not-divisible", "dim-not-divisible"});
     CHECK(run.text.find("plan.yaml:7:31: error: in_features of 'model.layers.*.mlp.down_proj' (196) is not divisible "
                         "by tp (8); tp sizes that work: 1, 2, 4, 7, 14, 28, 49 [dim-not-divisible]") !=
@@ -99,13 +92,13 @@ TEST_SUITE("divisibility") {
         "model.layers.*.self_attn.v_proj: colwise\n"
         "model.layers.*.self_attn.o_proj: rowwise\n";
     test::CheckRun run =
-        test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, Tp(8));
+        test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, test::Opts(8));
     CHECK(run.text ==
           "plan.yaml:2:34: error: num_key_value_heads (4) is not divisible by tp (8) (--kv-replication would "
           "replicate each KV head over 2 ranks); tp sizes that work: 1, 2, 4 (in layer 1) [kv-heads-not-divisible]\n"
           "model.layers.*.self_attn.k_proj: colwise\n"
           "                                 ^~~~~~~\n");
-    CHECK(test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, Tp(4)).ok);
+    CHECK(test::CheckText(test::SourcePath("tests/data/configs/synthetic__decilm-4layer"), "plan.yaml", plan, test::Opts(4)).ok);
   }
 
   TEST_CASE("expert parallelism needs the expert count to split") {
@@ -116,16 +109,16 @@ TEST_SUITE("divisibility") {
         "  layers.*.mlp.experts.down_proj: grouped_gemm\n"
         "  layers.*.mlp.experts: moe_tp_experts\n";
     const std::string mixtral = test::SourcePath("tests/data/configs/mistralai__Mixtral-8x7B-Instruct-v0.1");
-    test::CheckRun run = test::CheckText(mixtral, "plan.yaml", plan, Tp(3));
+    test::CheckRun run = test::CheckText(mixtral, "plan.yaml", plan, test::Opts(3));
     CHECK(run.codes == std::vector<std::string>{"experts-not-divisible", "experts-not-divisible"});
     CHECK(run.text.rfind("plan.yaml:2:38: error: 8 experts cannot be split evenly over 3 ranks for expert "
                          "parallelism; sizes that work: 1, 2, 4, 8 [experts-not-divisible]\n",
                          0) == 0);
-    CHECK(test::CheckText(mixtral, "plan.yaml", plan, Tp(8)).ok);
+    CHECK(test::CheckText(mixtral, "plan.yaml", plan, test::Opts(8)).ok);
   }
 
   TEST_CASE("tp 1 checks nothing") {
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, Tp(1));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", kHfLlama, test::Opts(1));
     CHECK(run.ok);
     CHECK(run.text.empty());
   }

@@ -5,12 +5,6 @@
 namespace tpc {
 namespace {
 
-CheckOptions Tp(int tp) {
-  CheckOptions o;
-  o.tp = tp;
-  return o;
-}
-
 const std::string kPhi3 = test::SourcePath("tests/data/configs/microsoft__Phi-3-mini-4k-instruct");
 
 TEST_SUITE("fused") {
@@ -20,7 +14,7 @@ TEST_SUITE("fused") {
                                          "base_model_tp_plan:\n"
                                          "  layers.*.self_attn.qkv_proj: colwise\n"
                                          "  layers.*.self_attn.o_proj: rowwise\n",
-                                         Tp(8));
+                                         test::Opts(8));
     REQUIRE(run.loaded);
     CHECK(run.text ==
           "plan.yaml:2:32: error: style 'colwise' splits the concatenated [q|k|v] rows of "
@@ -35,7 +29,7 @@ TEST_SUITE("fused") {
     test::CheckRun run = test::CheckText(kPhi3, "plan.yaml",
                                          "model.layers.*.mlp.gate_up_proj: colwise\n"
                                          "model.layers.*.mlp.down_proj: rowwise\n",
-                                         Tp(3));
+                                         test::Opts(3));
     REQUIRE(run.loaded);
     // gate_up: 2 x 8192 = 16384 rows; tp 3 chunks of 5462: rank 2 gets [10924, 16384) = up[2732:8192].
     CHECK(run.text.find("rank 0 of 3 gets rows [0, 5462) = gate[0:5462] and rank 2 gets rows [10924, 16384) = "
@@ -45,12 +39,12 @@ TEST_SUITE("fused") {
   TEST_CASE("packed and gathered styles keep fused projections correct") {
     CHECK(test::CheckText(kPhi3, "plan.yaml",
                           "model.layers.*.mlp.gate_up_proj: packed_colwise\nmodel.layers.*.mlp.down_proj: rowwise\n",
-                          Tp(8))
+                          test::Opts(8))
               .ok);
     CHECK(test::CheckText(kPhi3, "plan.yaml",
                           "model.layers.*.self_attn.qkv_proj: colwise_gather_output\n"
                           "model.layers.*.self_attn.o_proj: rowwise_split_input\n",
-                          Tp(8))
+                          test::Opts(8))
               .ok);
   }
 
@@ -58,7 +52,7 @@ TEST_SUITE("fused") {
     test::CheckRun run = test::CheckText(kPhi3, "plan.yaml",
                                          "model.layers.*.self_attn.qkv_proj: packed_colwise\n"
                                          "model.layers.*.self_attn.o_proj: rowwise\n",
-                                         Tp(8));
+                                         test::Opts(8));
     CHECK(run.codes == std::vector<std::string>{"fused-naive-split"});
     CHECK(run.text.find("packed styles interleave two equal halves, and 'model.layers.*.self_attn.qkv_proj' has 3 "
                         "segments") != std::string::npos);

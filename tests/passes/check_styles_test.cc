@@ -8,17 +8,10 @@ namespace {
 using test::CheckTexts;
 using test::kTinyLlama;
 
-CheckOptions Opts(Dialect d, int tp = 2) {
-  CheckOptions o;
-  o.tp = tp;
-  o.dialect = d;
-  return o;
-}
-
 TEST_SUITE("styles") {
   TEST_CASE("a misspelt style gets a suggestion") {
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.self_attn.q_proj: colwize\n",
-                                    Opts(Dialect::kHfV5));
+                                    test::Opts(2, Dialect::kHfV5));
     CHECK(run.text ==
           "plan.yaml:1:34: error: unknown style 'colwize' for dialect hf-v5; did you mean 'colwise'? [unknown-style]\n"
           "model.layers.*.self_attn.q_proj: colwize\n"
@@ -26,27 +19,27 @@ TEST_SUITE("styles") {
   }
 
   TEST_CASE("the v4 vocabulary under hf-v5 names the rename") {
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_rep\n", Opts(Dialect::kHfV5));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_rep\n", test::Opts(2, Dialect::kHfV5));
     CHECK(run.text ==
           "plan.yaml:1:10: error: unknown style 'colwise_rep' for dialect hf-v5; transformers 5.1 renamed it "
           "'colwise_gather_output' [unknown-style]\n"
           "lm_head: colwise_rep\n"
           "         ^~~~~~~~~~~\n");
-    test::CheckRun v4 = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_gather_output\n", Opts(Dialect::kHfV4));
+    test::CheckRun v4 = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_gather_output\n", test::Opts(2, Dialect::kHfV4));
     CHECK(v4.text.find("unknown style 'colwise_gather_output' for dialect hf-v4; before transformers 5.1 it was "
                        "'colwise_rep'") != std::string::npos);
   }
 
   TEST_CASE("a style of another dialect says which") {
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "model.embed_tokens: embedding_rowwise\n",
-                                    Opts(Dialect::kTorch));
+                                    test::Opts(2, Dialect::kTorch));
     CHECK(run.text.find("unknown style 'embedding_rowwise' for dialect torch; it is a style of hf-v5 (--dialect)") !=
           std::string::npos);
   }
 
   TEST_CASE("a linear style on a norm is rejected") {
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.input_layernorm: colwise\n",
-                                    Opts(Dialect::kHfV5));
+                                    test::Opts(2, Dialect::kHfV5));
     REQUIRE_FALSE(run.codes.empty());
     CHECK(run.codes[0] == "style-wrong-module");
     CHECK(run.text.rfind(
@@ -56,7 +49,7 @@ TEST_SUITE("styles") {
   }
 
   TEST_CASE("NeMo drops HF MoE styles with a warning") {
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.mlp: gather\n", Opts(Dialect::kTorch));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.mlp: gather\n", test::Opts(2, Dialect::kTorch));
     CHECK(run.text ==
           "plan.yaml:1:21: warning: NeMo AutoModel skips style 'gather': HF MoE styles are skipped before "
           "translation, so the module stays replicated [style-skipped]\n"
@@ -66,9 +59,9 @@ TEST_SUITE("styles") {
 
   TEST_CASE("style objects are a torch feature") {
     const char* plan = "lm_head: {style: colwise, output_layouts: [replicate]}\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Opts(Dialect::kHfV5));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kHfV5));
     CHECK(run.codes == std::vector<std::string>{"object-style-dialect"});
-    CHECK(CheckTexts(kTinyLlama, "plan.yaml", plan, Opts(Dialect::kTorch)).ok);
+    CHECK(CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kTorch)).ok);
   }
 }
 

@@ -8,13 +8,6 @@ namespace {
 using test::CheckTexts;
 using test::kTinyLlama;
 
-CheckOptions Tp2(Dialect d = Dialect::kHfV5) {
-  CheckOptions o;
-  o.tp = 2;
-  o.dialect = d;
-  return o;
-}
-
 const char* kAttention =
     "model.layers.*.self_attn.q_proj: colwise\n"
     "model.layers.*.self_attn.k_proj: colwise\n"
@@ -27,7 +20,7 @@ TEST_SUITE("propagate") {
                        "model.layers.*.mlp.gate_proj: colwise\n"
                        "model.layers.*.mlp.up_proj: colwise\n"
                        "model.layers.*.mlp.down_proj: rowwise\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2());
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2));
     CHECK(run.ok);
     CHECK(run.text.empty());
   }
@@ -37,7 +30,7 @@ TEST_SUITE("propagate") {
         "model.layers.*.self_attn.k_proj: colwise\n"
         "model.layers.*.self_attn.v_proj: colwise\n"
         "model.layers.*.self_attn.o_proj: rowwise\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2());
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2));
     REQUIRE(run.codes.size() >= 1);
     CHECK(run.codes[0] == "attention-layout-mismatch");
     CHECK(run.text.rfind(
@@ -52,7 +45,7 @@ TEST_SUITE("propagate") {
   TEST_CASE("o_proj colwise after head-sharded attention") {
     std::string plan = kAttention;
     plan.replace(plan.find("o_proj: rowwise"), 15, "o_proj: colwise");
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2());
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2));
     CHECK(run.codes == std::vector<std::string>{"layout-mismatch", "layout-mismatch"});
     CHECK(run.text ==
           "plan.yaml:4:34: error: 'model.layers.*.self_attn.o_proj' (colwise) expects a replicated tensor but "
@@ -73,7 +66,7 @@ TEST_SUITE("propagate") {
   TEST_CASE("under torch a re-wrapped local tensor is silently wrong") {
     std::string plan = kAttention;
     plan.replace(plan.find("o_proj: rowwise"), 15, "o_proj: colwise");
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2(Dialect::kTorch));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kTorch));
     CHECK(run.text.find("'model.layers.*.self_attn.o_proj' (colwise) expects a replicated tensor but "
                         "'model.layers.*.self_attn.attention' hands it a tensor sharded on the last dim; the plain "
                         "tensor is re-wrapped with the declared layout without a check, so results are silently "
@@ -84,7 +77,7 @@ TEST_SUITE("propagate") {
     const char* plan =
         "model.layers.*.mlp.gate_proj: colwise\n"
         "model.layers.*.mlp.up_proj: colwise\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2());
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2));
     CHECK(run.text ==
           "plan.yaml:1:31: error: 'model.layers.*.mlp.down_proj' expects a replicated tensor but "
           "'model.layers.*.mlp.act_mul' hands it a tensor sharded on the last dim; 'model.layers.*.mlp.down_proj' "
@@ -99,7 +92,7 @@ TEST_SUITE("propagate") {
         "model.layers.*.mlp.gate_proj: rowwise\n"
         "model.layers.*.mlp.up_proj: colwise\n"
         "model.layers.*.mlp.down_proj: colwise\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2());
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2));
     CHECK(run.codes == std::vector<std::string>{"layout-mismatch", "layout-mismatch", "layout-mismatch"});
     CHECK(run.text.rfind(
               "plan.yaml:1:31: error: 'model.layers.*.mlp.gate_proj' (rowwise) expects a tensor sharded on the last "
@@ -118,14 +111,14 @@ TEST_SUITE("propagate") {
         "model.layers.*.mlp.gate_proj: local_colwise\n"
         "model.layers.*.mlp.up_proj: local_colwise\n"
         "model.layers.*.mlp.down_proj: local_rowwise\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2(Dialect::kHfV4));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kHfV4));
     CHECK(run.text ==
           "plan.yaml:3:31: error: 'model.layers.*.mlp.down_proj' produces partial sums that nothing reduces before "
           "the residual add 'model.layers.*.mlp_residual' (in all 2 layers) [unreduced-partial]\n"
           "model.layers.*.mlp.down_proj: local_rowwise\n"
           "                              ^~~~~~~~~~~~~\n");
     std::string with_gather = std::string(plan) + "model.layers.*.mlp: gather\n";
-    CHECK(CheckTexts(kTinyLlama, "plan.yaml", with_gather, Tp2(Dialect::kHfV4)).ok);
+    CHECK(CheckTexts(kTinyLlama, "plan.yaml", with_gather, test::Opts(2, Dialect::kHfV4)).ok);
   }
 
   TEST_CASE("sharded experts without a module-level reduce leave partial sums (the llama4 defect)") {
@@ -134,14 +127,14 @@ TEST_SUITE("propagate") {
         "base_model_tp_plan:\n"
         "  layers.*.mlp.experts.gate_up_proj: packed_colwise\n"
         "  layers.*.mlp.experts.down_proj: rowwise\n";
-    test::CheckRun run = test::CheckText(mixtral, "plan.yaml", plan, Tp2());
+    test::CheckRun run = test::CheckText(mixtral, "plan.yaml", plan, test::Opts(2));
     CHECK(run.text ==
           "plan.yaml:2:38: error: 'model.layers.*.mlp.experts' produces partial sums that nothing reduces before "
           "the residual add 'model.layers.*.mlp_residual' (in all 32 layers) [unreduced-partial]\n"
           "  layers.*.mlp.experts.gate_up_proj: packed_colwise\n"
           "                                     ^~~~~~~~~~~~~~\n");
     std::string reduced = std::string(plan) + "  layers.*.mlp.experts: moe_tp_experts\n";
-    CHECK(test::CheckText(mixtral, "plan.yaml", reduced, Tp2()).ok);
+    CHECK(test::CheckText(mixtral, "plan.yaml", reduced, test::Opts(2)).ok);
   }
 
   TEST_CASE("gather over an already reduced block counts the output tp times") {
@@ -150,7 +143,7 @@ TEST_SUITE("propagate") {
         "model.layers.*.mlp.up_proj: colwise\n"
         "model.layers.*.mlp.down_proj: rowwise\n"
         "model.layers.*.mlp: gather\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2(Dialect::kHfV4));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kHfV4));
     CHECK(run.text.rfind(
               "plan.yaml:4:21: error: 'model.layers.*.mlp' (gather) all-reduces the output of "
               "'model.layers.*.mlp.down_proj', which is a replicated tensor already: the result comes out tp times "
@@ -165,7 +158,7 @@ TEST_SUITE("propagate") {
         "model.layers.*.self_attn.k_proj: colwise\n"
         "model.layers.*.self_attn.v_proj: colwise\n"
         "model.layers.*.self_attn.o_proj: rowwise\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, Tp2(Dialect::kTorch));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kTorch));
     // The norm treats its replicated input as already sequence-sharded, then hands a Shard(1)
     // DTensor to q/k/v whose declared input (Replicate) equals the desired one: no all-gather.
     REQUIRE(run.codes.size() >= 4);
