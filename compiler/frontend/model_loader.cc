@@ -90,18 +90,13 @@ class Expander {
   // Modules dropped by `when` act as identities: their name resolves to their inputs.
   std::unordered_map<std::string, std::vector<int>> skipped_;
 
-  std::string Base(const std::string& s) const {
-    std::string prefix = t_.base_prefix;
-    auto it = t_.base_prefix_for.find(g_.model_type);
-    if (it != t_.base_prefix_for.end()) prefix = it->second;
-    return ReplaceAll(s, "{base}", prefix);
-  }
+  std::string Base(const std::string& s) const { return ReplaceAll(s, "{base}", g_.base_prefix); }
 
   std::optional<double> Lookup(std::string_view name) const {
     if (name == "layer") return layer_ < 0 ? std::nullopt : std::optional<double>(layer_);
     if (name.substr(0, 4) == "has.") {
-      std::string rest(name.substr(4));
-      return (layer_vars_.count(rest) || vars_.count(rest)) ? 1.0 : 0.0;
+      std::string_view rest = name.substr(4);
+      return (layer_vars_.find(rest) != layer_vars_.end() || vars_.find(rest) != vars_.end()) ? 1.0 : 0.0;
     }
     if (auto it = layer_vars_.find(name); it != layer_vars_.end()) return it->second;
     if (auto it = vars_.find(name); it != vars_.end()) return it->second;

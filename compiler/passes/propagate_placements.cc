@@ -170,8 +170,7 @@ class Propagator {
     else if (in.layout != b.in) Mismatch(m, in, b.in, Why(b, in, m));
     Activation out{b.out, b.local_out, m};
     if (mods_[m].kind == ModuleKind::kRouter && out.layout != Layout::kReplicate) {
-      Activation shown = out;
-      Mismatch(m, shown, Layout::kReplicate, "; top-k routing needs the global expert logits on every rank");
+      Mismatch(m, out, Layout::kReplicate, "; top-k routing needs the global expert logits on every rank");
       out.layout = Layout::kReplicate;
     }
     return out;

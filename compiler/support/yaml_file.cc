@@ -70,12 +70,6 @@ bool ReadTextFile(const std::string& path, std::string* text, Diagnostics& diags
   return true;
 }
 
-std::optional<YamlDoc> LoadYamlFile(const std::string& path, Diagnostics& diags) {
-  std::string text;
-  if (!ReadTextFile(path, &text, diags)) return std::nullopt;
-  return ParseYamlText(path, std::move(text), diags);
-}
-
 std::optional<YamlDoc> ParseYamlText(const std::string& path, std::string text, Diagnostics& diags) {
   int f = diags.sources().AddFile(path, text);
   if (LooksLikeJson(path, text)) {

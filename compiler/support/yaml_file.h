@@ -18,10 +18,8 @@ struct YamlDoc {
 
 /// Reads a whole file; on failure reports file-unreadable with the system's reason.
 bool ReadTextFile(const std::string& path, std::string* text, Diagnostics& diags);
-/// Reads and parses `path` (JSON is checked strictly first, for exact syntax messages). On failure
-/// reports a fatal diagnostic naming the file and place, and returns nullopt.
-std::optional<YamlDoc> LoadYamlFile(const std::string& path, Diagnostics& diags);
-/// Parses `text` as if read from `path`; the same checks as LoadYamlFile.
+/// Parses `text` as if read from `path` (JSON is checked strictly first, for exact syntax
+/// messages). On failure reports a fatal diagnostic naming the file and place, and returns nullopt.
 std::optional<YamlDoc> ParseYamlText(const std::string& path, std::string text, Diagnostics& diags);
 
 /// The location of a node in `file` (yaml-cpp marks are 0-based; ours are 1-based).

@@ -14,11 +14,8 @@ struct Loaded {
 };
 
 Loaded Load(const std::string& name, const std::string& text) {
-  static SourceManager* keep = nullptr;  // plans point into their SourceManager
-  auto* sm = new SourceManager;
-  delete keep;
-  keep = sm;
-  Diagnostics diags(*sm);
+  SourceManager sm;
+  Diagnostics diags(sm);
   Loaded out;
   out.plan = ParsePlan(name, text, diags);
   out.text = RenderText(diags, false);

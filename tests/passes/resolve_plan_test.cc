@@ -55,8 +55,8 @@ TEST_SUITE("resolve") {
   }
 
   TEST_CASE("torch matches each segment with fnmatch") {
-    // [0] matches layer 0 only: layer 1's gate/up stay replicated and feed a rowwise down_proj? No:
-    // down_proj matches both layers, so layer 1 gets a replicated input into a rowwise layer.
+    // `[0]` matches layer 0 only, while `*` on down_proj matches both layers: in layer 1 a rowwise
+    // down_proj gets the replicated output of unsharded gate/up.
     const char* plan =
         "model.layers.[0].mlp.gate_proj: colwise\n"
         "model.layers.[0].mlp.up_proj: colwise\n"
