@@ -1,8 +1,7 @@
 #include "driver/check_command.h"
 
 #include "backend/render_diagnostics.h"
-#include "frontend/model_loader.h"
-#include "frontend/plan_loader.h"
+#include "driver/load_inputs.h"
 
 namespace tpc {
 namespace {
@@ -20,23 +19,13 @@ void Emit(const Diagnostics& diags, const CheckRequest& req, const std::string& 
 int RunCheckCommand(const CheckRequest& req, std::ostream& out) {
   SourceManager sources;
   Diagnostics diags(sources);
-  ArchRegistry registry;
-  if (!registry.Load(req.arch_dir, diags)) {
+  std::optional<Inputs> in = LoadInputs(req.model_path, req.plan_path, req.arch_dir, diags);
+  if (!in) {
     Emit(diags, req, "", out);
     return kExitUsage;
   }
-  std::optional<ModelGraph> model = LoadModel(req.model_path, registry, diags);
-  std::optional<Plan> plan;
-  if (model) plan = LoadPlan(req.plan_path, diags);
-  if (!model || !plan || diags.has_fatal()) {
-    Emit(diags, req, "", out);
-    return kExitUsage;
-  }
-  RunCheck(*model, *plan, req.options, diags);
-  std::string context = model->model_type + ", " + std::to_string(model->num_layers) +
-                        (model->num_layers == 1 ? " layer, tp " : " layers, tp ") +
-                        std::to_string(req.options.tp) + ", dialect " + DialectName(req.options.dialect);
-  Emit(diags, req, context, out);
+  RunCheck(in->model, in->plan, req.options, diags);
+  Emit(diags, req, RunContext(in->model, req.options.tp, req.options.dialect), out);
   return diags.has_errors() ? kExitErrors : kExitOk;
 }
 

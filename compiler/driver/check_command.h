@@ -4,12 +4,10 @@
 #include <ostream>
 #include <string>
 
+#include "driver/load_inputs.h"
 #include "passes/analysis.h"
 
 namespace tpc {
-
-/// Exit codes of every tpc command (one enum, like ninja's exit_status.h).
-enum ExitCode { kExitOk = 0, kExitErrors = 1, kExitUsage = 2, kExitInternal = 3 };
 
 enum class OutputFormat { kText, kJson, kSarif };
 

@@ -254,6 +254,8 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     }
   };
   take(root);
+  for (const char* field : {"torch_dtype", "dtype"})
+    if (YAML::Node d = root[field]; d && d.IsScalar() && g.dtype.empty()) g.dtype = d.Scalar();
   bool nested = std::find(t->text_config_types.begin(), t->text_config_types.end(), model_type) !=
                 t->text_config_types.end();
   if (nested) {

@@ -87,6 +87,7 @@ class ModelGraph {
   std::string family;       ///< the architecture template that expanded it
   std::string base_prefix;  ///< where base_model_tp_plan keys are rooted: model, gpt_neox, ...
   int num_layers = 0;
+  std::string dtype;  ///< the config's torch_dtype (or dtype), empty when it names none
   int config_file = -1;
   /// Where each config field was set, for notes ("'num_key_value_heads' set here").
   std::map<std::string, SourceLoc> field_locs;

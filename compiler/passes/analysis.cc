@@ -36,6 +36,52 @@ std::string Analysis::Describe(int module) const {
   return out;
 }
 
+namespace {
+
+Layout FromSpec(const LayoutSpec& s) {
+  if (s.kind == LayoutSpec::kReplicate) return Layout::kReplicate;
+  if (s.kind == LayoutSpec::kPartial) return Layout::kPartial;
+  return s.dim == 1 ? Layout::kShardSeq : Layout::kShardLast;  // [batch, seq, hidden]
+}
+
+}  // namespace
+
+Behaviour BehaviourOf(const Analysis& a, int m) {
+  Behaviour b;
+  const Module& mod = a.model.at(m);
+  int entry = a.module_entry[m];
+  if (const StyleInfo* s = a.EffectiveStyle(entry)) {
+    b.styled = true;
+    b.rewraps = s->rewraps_input;
+    b.passthrough = s->passthrough;
+    b.reduces = s->reduces;
+    b.split = s->split;
+    b.in = s->in;
+    b.out = s->out;
+    b.local_out = s->local_out;
+    if (mod.kind == ModuleKind::kEmbedding && a.opts.dialect != Dialect::kHfV5) {
+      // torch: RowwiseParallel on an embedding takes replicated ids and all-reduces (vocab parallel).
+      b.in = Layout::kReplicate;
+      if (s->split == WeightSplit::kIn) b.out = Layout::kReplicate;
+    }
+    const PlanEntry& pe = a.plan.entries[entry];
+    if (pe.input_layouts && !pe.input_layouts->empty()) b.in = FromSpec(pe.input_layouts->front());
+    if (pe.output_layouts && !pe.output_layouts->empty()) b.out = FromSpec(pe.output_layouts->front());
+    if (pe.use_local_output) b.local_out = *pe.use_local_output;
+    return b;
+  }
+  // hf-v5 parameter keys slice weights without installing hooks: the maths simply runs locally.
+  if (!mod.params.empty() && mod.kind != ModuleKind::kExperts) {
+    if (const StyleInfo* s = a.EffectiveStyle(a.param_entry[m][0])) {
+      b.styled = true;
+      b.split = s->split;
+      if (s->split == WeightSplit::kOut) b.out = Layout::kShardLast;
+      if (s->split == WeightSplit::kIn) b.in = Layout::kShardLast, b.out = Layout::kPartial;
+    }
+  }
+  return b;
+}
+
 std::string GenericName(const std::string& name) {
   std::string out;
   out.reserve(name.size());
@@ -98,6 +144,10 @@ void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
 
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags) {
   Analysis a(model, plan, opts);
+  return RunChecks(a, diags);
+}
+
+bool RunChecks(Analysis& a, Diagnostics& diags) {
   int before = diags.errors();
   ResolvePlan(a, diags);
   CheckStyles(a, diags);

@@ -58,6 +58,21 @@ struct Analysis {
   std::string Describe(int module) const;
 };
 
+/// What a module assumes about its input and produces, once plan entry and dialect are applied.
+struct Behaviour {
+  bool styled = false;   ///< a plan entry (or a parameter key) shapes it
+  bool rewraps = false;  ///< DTensor style: plain inputs are wrapped unchecked
+  bool passthrough = false;
+  bool reduces = false;  ///< all-reduces the partial output of the block it is on
+  WeightSplit split = WeightSplit::kNone;
+  Layout in = Layout::kReplicate;   ///< the layout it declares for its input
+  Layout out = Layout::kReplicate;  ///< the layout it hands on
+  bool local_out = true;
+};
+
+/// The behaviour of module `m` under the analysed plan.
+Behaviour BehaviourOf(const Analysis& a, int m);
+
 /// A module name with every numeric path segment as '*': model.layers.*.mlp.up_proj.
 std::string GenericName(const std::string& name);
 
@@ -96,6 +111,8 @@ bool CheckTied(Analysis& a, Diagnostics& diags);
 
 /// Runs every check pass on a loaded model and plan; returns false when errors were reported.
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags);
+/// The same on an Analysis the caller keeps, for the compile passes that follow.
+bool RunChecks(Analysis& a, Diagnostics& diags);
 
 }  // namespace tpc
 

@@ -9,22 +9,6 @@
 namespace tpc {
 namespace {
 
-// What a module assumes about its input and produces, after plan entry and dialect are applied.
-struct Behaviour {
-  bool styled = false;   // a plan entry (or a parameter key) shapes it
-  bool rewraps = false;  // DTensor style: plain inputs are wrapped unchecked
-  bool passthrough = false;
-  Layout in = Layout::kReplicate;
-  Layout out = Layout::kReplicate;
-  bool local_out = true;
-};
-
-Layout FromSpec(const LayoutSpec& s) {
-  if (s.kind == LayoutSpec::kReplicate) return Layout::kReplicate;
-  if (s.kind == LayoutSpec::kPartial) return Layout::kPartial;
-  return s.dim == 1 ? Layout::kShardSeq : Layout::kShardLast;  // [batch, seq, hidden]
-}
-
 class Propagator {
  public:
   Propagator(Analysis& a, Diagnostics& diags) : a_(a), diags_(diags), mods_(a.model.modules()) {}
@@ -115,39 +99,6 @@ class Propagator {
     agg_.Add(key, DiagId::kUnreducedPartial, loc, {Generic(got.producer), before}, notes, mods_[consumer].layer);
   }
 
-  Behaviour BehaviourOf(int m) const {
-    Behaviour b;
-    const Module& mod = mods_[m];
-    int entry = a_.module_entry[m];
-    if (const StyleInfo* s = a_.EffectiveStyle(entry)) {
-      b.styled = true;
-      b.rewraps = s->rewraps_input;
-      b.passthrough = s->passthrough;
-      b.in = s->in;
-      b.out = s->out;
-      b.local_out = s->local_out;
-      if (mod.kind == ModuleKind::kEmbedding && a_.opts.dialect != Dialect::kHfV5) {
-        // torch: RowwiseParallel on an embedding takes replicated ids and all-reduces (vocab parallel).
-        b.in = Layout::kReplicate;
-        if (s->split == WeightSplit::kIn) b.out = Layout::kReplicate;
-      }
-      const PlanEntry& pe = a_.plan.entries[entry];
-      if (pe.input_layouts && !pe.input_layouts->empty()) b.in = FromSpec(pe.input_layouts->front());
-      if (pe.output_layouts && !pe.output_layouts->empty()) b.out = FromSpec(pe.output_layouts->front());
-      if (pe.use_local_output) b.local_out = *pe.use_local_output;
-      return b;
-    }
-    // hf-v5 parameter keys slice weights without installing hooks: the maths simply runs locally.
-    if (!mod.params.empty() && mod.kind != ModuleKind::kExperts) {
-      if (const StyleInfo* s = a_.EffectiveStyle(a_.param_entry[m][0])) {
-        b.styled = true;
-        if (s->split == WeightSplit::kOut) b.out = Layout::kShardLast;
-        if (s->split == WeightSplit::kIn) b.in = Layout::kShardLast, b.out = Layout::kPartial;
-      }
-    }
-    return b;
-  }
-
   Activation Input(int m, size_t i) const {
     const Module& mod = mods_[m];
     if (i >= mod.inputs.size()) return {Layout::kReplicate, true, -1};
@@ -163,7 +114,7 @@ class Propagator {
   }
 
   Activation Weighted(int m) {
-    Behaviour b = BehaviourOf(m);
+    Behaviour b = BehaviourOf(a_, m);
     Activation in = Input(m, 0);
     if (b.passthrough) return in;
     if (in.layout == Layout::kPartial) Unreduced(m, in, "'" + GenericName(mods_[m].name) + "'");
@@ -177,7 +128,7 @@ class Propagator {
   }
 
   Activation Norm(int m) {
-    Behaviour b = BehaviourOf(m);
+    Behaviour b = BehaviourOf(a_, m);
     Activation in = Input(m, 0);
     if (b.styled && !b.passthrough) return Weighted(m);
     if (in.layout == Layout::kPartial) Unreduced(m, in, "'" + GenericName(mods_[m].name) + "'");

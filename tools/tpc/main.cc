@@ -2,6 +2,7 @@
 // the compiler library.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "driver/check_command.h"
+#include "driver/compile_command.h"
 #include "support/strings.h"
 
 namespace {
@@ -36,6 +38,15 @@ bool TakeValue(const std::vector<std::string>& args, size_t& i, const std::strin
   return false;
 }
 
+bool ParseInt(const std::string& v, long lo, long hi, long* out) {
+  char* end = nullptr;
+  errno = 0;
+  long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || errno || x < lo || x > hi) return false;
+  *out = x;
+  return true;
+}
+
 int Check(const std::vector<std::string>& args) {
   tpc::CheckRequest req;
   std::string color = "auto";
@@ -46,9 +57,8 @@ int Check(const std::vector<std::string>& args) {
     else if (TakeValue(args, i, "--plan", &v)) req.plan_path = v;
     else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
     else if (TakeValue(args, i, "--tp", &v)) {
-      char* end = nullptr;
-      long tp = std::strtol(v.c_str(), &end, 10);
-      if (*end || tp < 1 || tp > 1 << 20) return Usage("--tp takes a positive integer, got '" + v + "'");
+      long tp = 0;
+      if (!ParseInt(v, 1, 1 << 20, &tp)) return Usage("--tp takes a positive integer, got '" + v + "'");
       req.options.tp = static_cast<int>(tp);
     } else if (TakeValue(args, i, "--dialect", &v)) {
       auto d = tpc::ParseDialect(v);
@@ -78,6 +88,74 @@ int Check(const std::vector<std::string>& args) {
   return tpc::RunCheckCommand(req, std::cout);
 }
 
+bool UseColor(const std::string& color) {
+  return color == "always" || (color == "auto" && isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"));
+}
+
+// compile and explain share their flags; explain prints the table instead of requiring -o.
+int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
+  tpc::CompileRequest req;
+  req.explain = explain;
+  std::string color = "auto";
+  const std::vector<std::string> flags = {"--model", "--plan", "--tp", "--dialect", "--kv-replication", "--sp",
+                                          "--lora", "--lora-rank", "--dtype", "--link-gbps", "--tokens", "-o",
+                                          "--output", "--dot", "--arch-dir", "--color", "--no-color"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string v;
+    const std::string& a = args[i];
+    long n = 0;
+    if (TakeValue(args, i, "--model", &v)) req.model_path = v;
+    else if (TakeValue(args, i, "--plan", &v)) req.plan_path = v;
+    else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
+    else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
+    else if (TakeValue(args, i, "--dot", &v)) req.dot = v;
+    else if (TakeValue(args, i, "--dtype", &v)) req.options.dtype = v;
+    else if (TakeValue(args, i, "--tp", &v)) {
+      if (!ParseInt(v, 1, 1 << 20, &n)) return Usage("--tp takes a positive integer, got '" + v + "'");
+      req.options.check.tp = static_cast<int>(n);
+    } else if (TakeValue(args, i, "--lora-rank", &v)) {
+      if (!ParseInt(v, 1, 1 << 16, &n)) return Usage("--lora-rank takes a positive integer, got '" + v + "'");
+      req.options.lora_rank = static_cast<int>(n);
+      req.options.lora = true;
+    } else if (TakeValue(args, i, "--tokens", &v)) {
+      if (!ParseInt(v, 1, 1L << 40, &n)) return Usage("--tokens takes a positive integer, got '" + v + "'");
+      req.options.link.tokens = n;
+    } else if (TakeValue(args, i, "--link-gbps", &v)) {
+      char* end = nullptr;
+      double g = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(g > 0) || g > 1e6) return Usage("--link-gbps takes a bandwidth in GB/s, got '" + v + "'");
+      req.options.link.gbps = g;
+    } else if (TakeValue(args, i, "--dialect", &v)) {
+      auto d = tpc::ParseDialect(v);
+      if (!d) return Usage("--dialect takes torch, hf-v4 or hf-v5, got '" + v + "'");
+      req.options.check.dialect = *d;
+    } else if (TakeValue(args, i, "--color", &v)) {
+      if (v != "auto" && v != "always" && v != "never") return Usage("--color takes auto, always or never");
+      color = v;
+    } else if (a == "--kv-replication") {
+      req.options.check.kv_replication = true;
+    } else if (a == "--sp") {
+      req.options.sequence_parallel = true;
+    } else if (a == "--lora") {
+      req.options.lora = true;
+    } else if (a == "--no-color") {
+      color = "never";
+    } else {
+      std::string hint = tpc::DidYouMean(a, flags);
+      return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+  }
+  const char* cmd = explain ? "explain" : "compile";
+  if (req.model_path.empty()) return Usage(std::string(cmd) + " needs --model PATH (a config.json or a checkpoint directory)");
+  if (req.plan_path.empty()) return Usage(std::string(cmd) + " needs --plan PATH (a YAML or JSON plan)");
+  if (!explain && req.output.empty()) return Usage("compile needs -o PATH for the program");
+  req.color = UseColor(color);
+  return tpc::RunCompileCommand(req, std::cout, std::cerr);
+}
+
+int Compile(const std::vector<std::string>& args) { return CompileOrExplain(args, false); }
+int Explain(const std::vector<std::string>& args) { return CompileOrExplain(args, true); }
+
 int Help(const std::vector<std::string>&);
 
 struct Command {
@@ -88,6 +166,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"check", "validate a tensor-parallel plan against a model, offline", Check},
+    {"compile", "emit the sharding program: per-rank slices, collectives, costs", Compile},
+    {"explain", "print the compiled program as a per-layer table", Explain},
     {"help", "show this help", Help},
 };
 
@@ -95,7 +175,10 @@ int Help(const std::vector<std::string>&) {
   std::cout << "usage: tpc COMMAND [options]\n\ncommands:\n";
   for (const Command& c : kCommands) std::cout << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.help << '\n';
   std::cout << "\ntpc check --model PATH --plan PATH [--tp N] [--dialect torch|hf-v4|hf-v5] [--kv-replication]\n"
-               "          [--format text|json|sarif] [--color auto|always|never] [--arch-dir DIR]\n\n"
+               "          [--format text|json|sarif] [--color auto|always|never] [--arch-dir DIR]\n"
+               "tpc compile --model PATH --plan PATH --tp N -o program.json [--sp] [--lora] [--lora-rank R]\n"
+               "          [--kv-replication] [--dialect D] [--dtype T] [--dot block.dot] [--link-gbps G] [--tokens T]\n"
+               "tpc explain (the same flags as compile, without -o)\n\n"
                "exit codes: 0 no errors, 1 errors found, 2 usage error or unreadable input, 3 internal error\n";
   return tpc::kExitOk;
 }

@@ -1,0 +1,29 @@
+#ifndef TPC_DRIVER_COMPILE_COMMAND_H_
+#define TPC_DRIVER_COMPILE_COMMAND_H_
+
+#include <ostream>
+#include <string>
+
+#include "passes/lowering.h"
+
+namespace tpc {
+
+/// Everything `tpc compile` and `tpc explain` take from the command line.
+struct CompileRequest {
+  std::string model_path;
+  std::string plan_path;
+  std::string arch_dir;
+  CompileOptions options;
+  std::string output;  ///< program.json path; empty for explain
+  std::string dot;     ///< optional Graphviz of one decoder block
+  bool explain = false;
+  bool color = false;
+};
+
+/// Compiles and writes the program (and the dot file) atomically; diagnostics go to `err`, the
+/// explain table to `out`. Returns the exit code; on any error nothing is written.
+int RunCompileCommand(const CompileRequest& req, std::ostream& out, std::ostream& err);
+
+}  // namespace tpc
+
+#endif  // TPC_DRIVER_COMPILE_COMMAND_H_

@@ -1,0 +1,35 @@
+#ifndef TPC_DRIVER_LOAD_INPUTS_H_
+#define TPC_DRIVER_LOAD_INPUTS_H_
+
+#include <optional>
+#include <string>
+
+#include "frontend/arch_template.h"
+#include "ir/model_graph.h"
+#include "ir/plan.h"
+#include "ir/styles.h"
+#include "support/diagnostics.h"
+
+namespace tpc {
+
+/// Exit codes of every tpc command (one enum, like ninja's exit_status.h).
+enum ExitCode { kExitOk = 0, kExitErrors = 1, kExitUsage = 2, kExitInternal = 3 };
+
+/// A model and a plan, loaded and parsed: what every command starts from.
+struct Inputs {
+  ArchRegistry registry;
+  ModelGraph model;
+  Plan plan;
+};
+
+/// Loads the architecture templates, the model and the plan; nullopt (with diagnostics) when any of
+/// them is unusable, which every command answers with exit code 2.
+std::optional<Inputs> LoadInputs(const std::string& model_path, const std::string& plan_path,
+                                 const std::string& arch_dir, Diagnostics& diags);
+
+/// "llama, 126 layers, tp 8, dialect hf-v5": the context of a summary line.
+std::string RunContext(const ModelGraph& model, int tp, Dialect dialect);
+
+}  // namespace tpc
+
+#endif  // TPC_DRIVER_LOAD_INPUTS_H_

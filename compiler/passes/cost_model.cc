@@ -1,0 +1,65 @@
+// cost-model: what the program costs. Collective traffic uses ring algorithms (what NCCL runs within
+// a node): with n ranks and B bytes of full activation per token, one rank sends
+//   all-reduce      2(n-1)/n · B   in 2(n-1) steps
+//   all-gather       (n-1)/n · B   in  (n-1) steps
+//   reduce-scatter   (n-1)/n · B   in  (n-1) steps
+//   all-to-all       (n-1)/n² · B  in  (n-1) steps (each rank holds B/n and keeps 1/n of it)
+// The α-β time of one collective over T tokens is launch + steps·hop + T·send/bandwidth, with
+// DTensor's constants for launch and hop (sota.md §1.3); per token it is that divided by T.
+#include <algorithm>
+
+#include "passes/lowering.h"
+
+namespace tpc {
+
+void EstimateCosts(Program& p) {
+  const int n = p.tp;
+  const int bytes = DtypeBytes(p.dtype);
+  const double f = n > 1 ? (n - 1.0) / n : 0.0;
+  ProgramSummary& s = p.summary;
+  s = ProgramSummary{};
+  int first_layer = -1;
+  for (const Collective& c : p.collectives)
+    if (c.layer >= 0 && (first_layer < 0 || c.layer < first_layer)) first_layer = c.layer;
+  double latency_us = 0;
+  for (Collective& c : p.collectives) {
+    c.bytes_per_token = c.elements_per_token * bytes;
+    double b = static_cast<double>(c.bytes_per_token);
+    switch (c.kind) {
+      case CollectiveKind::kAllReduce:
+        c.send_bytes_per_token = 2 * f * b;
+        c.steps = 2 * (n - 1);
+        break;
+      case CollectiveKind::kAllGather:
+      case CollectiveKind::kReduceScatter:
+        c.send_bytes_per_token = f * b;
+        c.steps = n - 1;
+        break;
+      case CollectiveKind::kAllToAll:
+        c.send_bytes_per_token = f * b / n;
+        c.steps = n - 1;
+        break;
+    }
+    s.traffic_bytes_per_token += c.bytes_per_token;
+    if (c.layer >= 0 && c.layer == first_layer) s.layer_traffic_bytes_per_token += c.bytes_per_token;
+    s.send_bytes_per_token += c.send_bytes_per_token;
+    latency_us += p.link.launch_us + c.steps * p.link.hop_us;
+  }
+  double tokens = static_cast<double>(std::max<int64_t>(1, p.link.tokens));
+  s.comm_us_per_token = latency_us / tokens + s.send_bytes_per_token / (p.link.gbps * 1e3);
+
+  s.param_bytes_per_rank.assign(n, 0);
+  for (const ProgramParam& param : p.params) {
+    if (!param.source.empty() && param.source != param.name) continue;  // tied: stored once
+    int64_t global = bytes;
+    for (int64_t d : param.global_shape) global *= d;
+    s.param_bytes_total += global;
+    for (int r = 0; r < n; ++r) {
+      int64_t local = bytes;
+      for (int64_t d : param.LocalShape(r)) local *= d;
+      s.param_bytes_per_rank[r] += local;
+    }
+  }
+}
+
+}  // namespace tpc

@@ -1,0 +1,77 @@
+// The compile pipeline: the check passes, then the lowering passes that turn a checked plan into a
+// sharding program.
+#include "passes/lowering.h"
+
+namespace tpc {
+
+Lowering::Lowering(const Analysis& analysis, const CompileOptions& options)
+    : a(analysis), opts(options), mods(analysis.model.modules()) {
+  users.assign(mods.size(), {});
+  width.assign(mods.size(), 0);
+  std::vector<int> order;
+  if (!a.model.ForwardOrder(&order)) return;
+  for (int m : order)
+    for (int in : mods[m].inputs) users[in].push_back(m);
+  for (int m : order) {
+    const Module& mod = mods[m];
+    int64_t in = mod.inputs.empty() ? 0 : width[mod.inputs[0]];
+    const std::vector<int64_t>* w = mod.params.empty() ? nullptr : &mod.params[0].shape;
+    switch (mod.kind) {
+      case ModuleKind::kLinear:
+      case ModuleKind::kRouter: width[m] = w && !w->empty() ? w->front() : in; break;
+      case ModuleKind::kEmbedding: width[m] = w && w->size() == 2 ? (*w)[1] : in; break;
+      default: width[m] = in; break;
+    }
+  }
+}
+
+int Lowering::AttentionOf(int m) const {
+  for (int depth = 0; m >= 0 && depth < 3; ++depth) {
+    int next = -1;
+    for (int u : users[m]) {
+      if (mods[u].kind == ModuleKind::kAttention) return u;
+      if (mods[u].kind == ModuleKind::kNorm) next = u;  // qwen3's k_norm sits between k_proj and attention
+    }
+    m = next;
+  }
+  return -1;
+}
+
+bool Lowering::SequenceLocalUsers(int m) const {
+  if (users[m].empty()) return false;
+  for (int u : users[m]) {
+    const Module& mod = mods[u];
+    bool local = mod.kind == ModuleKind::kAdd || (mod.kind == ModuleKind::kNorm && !mod.per_head);
+    if (!local) return false;
+  }
+  return true;
+}
+
+std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const CompileOptions& opts,
+                               Diagnostics& diags) {
+  Analysis a(model, plan, opts.check);
+  if (!RunChecks(a, diags)) return std::nullopt;
+  Program p;
+  p.model_type = model.model_type;
+  p.dtype = !opts.dtype.empty() ? opts.dtype : !model.dtype.empty() ? model.dtype : "bfloat16";
+  p.tp = opts.check.tp;
+  p.sequence_parallel = opts.sequence_parallel;
+  p.lora = opts.lora;
+  p.lora_rank = opts.lora ? opts.lora_rank : 0;
+  p.kv_replication = opts.check.kv_replication;
+  p.dialect = DialectName(opts.check.dialect);
+  p.link = opts.link;
+  Lowering l(a, opts);
+  int before = diags.errors();
+  if (DtypeBytes(p.dtype) == 0) {
+    diags.Report(DiagId::kUnknownDtype, {model.config_file, 0, 0, 0}, {p.dtype});
+    return std::nullopt;
+  }
+  LowerParameters(l, p, diags);
+  InsertRedistributions(l, p, diags);
+  if (diags.errors() != before) return std::nullopt;
+  EstimateCosts(p);
+  return p;
+}
+
+}  // namespace tpc
