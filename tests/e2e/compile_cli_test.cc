@@ -1,0 +1,122 @@
+// End to end: `tpc compile` and `tpc explain` as a user runs them, on real files.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace tpc {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+// Runs tpc in the source tree; stderr is merged into the output unless `stdout_only`.
+Result Tpc(const std::string& args, bool stdout_only = false) {
+  Result r;
+  std::string cmd = std::string("cd ") + TPC_SOURCE_DIR + " && " + TPC_BINARY + " " + args +
+                    (stdout_only ? " 2>/dev/null" : " 2>&1");
+  r.code = test::RunCommand(cmd, &r.out);
+  return r;
+}
+
+struct TempDir {
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tpc-compile-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
+  std::string path;
+};
+
+void Write(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  REQUIRE(f);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+}
+
+const std::string kLlama8B = "--model tests/data/configs/meta-llama__Llama-3.1-8B --plan plans/hf/llama.yaml";
+
+TEST_SUITE("compile-cli") {
+  TEST_CASE("compile writes a program and leaves no temporary file behind") {
+    TempDir dir;
+    Result r = Tpc("compile " + kLlama8B + " --tp 8 -o " + (dir / "program.json"));
+    CHECK(r.code == 0);
+    CHECK(r.out.empty());
+    nlohmann::json p = nlohmann::json::parse(test::ReadFile(dir / "program.json"));
+    CHECK(p["version"] == 1);
+    CHECK(p["parameters"].size() == 291);  // 32 x 9 + embed, norm, lm_head
+    CHECK(p["summary"]["collectives"]["all_reduce"] == 64);
+    CHECK(p["parameters"][2]["name"] == "model.layers.0.self_attn.q_proj.weight");
+    CHECK(p["parameters"][2]["local_shape"] == nlohmann::json::array({512, 4096}));
+    int files = 0;
+    for (const auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
+    CHECK(files == 1);
+  }
+
+  TEST_CASE("a conflicting plan: exit 1, both plan keys named, the old output untouched") {
+    TempDir dir;
+    std::string plan = test::ReadFile(test::SourcePath("plans/hf/llama.yaml"));
+    size_t at = plan.find("mlp.down_proj: rowwise");
+    REQUIRE(at != std::string::npos);
+    plan.replace(at, 22, "mlp.down_proj: colwise");
+    Write(dir / "plan.yaml", plan);
+    Write(dir / "program.json", "previous program\n");
+    Result r = Tpc("compile --model tests/data/configs/meta-llama__Llama-3.1-8B --plan " + (dir / "plan.yaml") +
+                   " --tp 8 --no-color -o " + (dir / "program.json"));
+    CHECK(r.code == 1);
+    CHECK(r.out.find("plan.yaml:11:27: error: 'model.layers.*.mlp.down_proj' (colwise) expects a replicated tensor "
+                     "but 'model.layers.*.mlp.act_mul' hands it a tensor sharded on the last dim") != std::string::npos);
+    CHECK(r.out.find("plan.yaml:9:3: note: 'layers.*.mlp.gate_proj' sets that layout here") != std::string::npos);
+    CHECK(test::ReadFile(dir / "program.json") == "previous program\n");
+  }
+
+  TEST_CASE("an unwritable output is exit 2 with the path and the reason") {
+    Result r = Tpc("compile " + kLlama8B + " --tp 8 -o /nonexistent-tpc-dir/program.json");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("cannot write '/nonexistent-tpc-dir/program.json': No such file or directory [output-unwritable]") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("usage errors are exit 2") {
+    CHECK(Tpc("compile " + kLlama8B + " --tp 8").code == 2);  // no -o
+    Result r = Tpc("compile " + kLlama8B + " --tp 8 -o x.json --lora-rnk 4");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("did you mean '--lora-rank'?") != std::string::npos);
+    CHECK(Tpc("compile " + kLlama8B + " --tp 8 -o x.json --link-gbps -3").code == 2);
+  }
+
+  TEST_CASE("--dot draws one block with layouts on edges and the collectives") {
+    TempDir dir;
+    Result r = Tpc("compile " + kLlama8B + " --tp 8 -o " + (dir / "p.json") + " --dot " + (dir / "block.dot"));
+    REQUIRE(r.code == 0);
+    std::string dot = test::ReadFile(dir / "block.dot");
+    CHECK(dot.rfind("digraph G {", 0) == 0);
+    CHECK(dot.find("label=\"self_attn.q_proj\nshard(0) [512, 4096]\"") != std::string::npos);
+    CHECK(dot.find("label=\"all_reduce\n8 KiB/token\"") != std::string::npos);  // 4096 x bf16
+    CHECK(dot.find("[label=\"shard(-1)\"]") != std::string::npos);
+    CHECK(dot.find("layers.1.") == std::string::npos);  // one block only
+  }
+
+  TEST_CASE("explain prints each distinct layer once") {
+    Result r = Tpc("explain " + kLlama8B + " --tp 8", true);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("layers 0-31 (identical):\n") != std::string::npos);
+    // The weight column is as wide as its widest cell, "replicate [128256, 4096]" (24), plus 2.
+    CHECK(r.out.find("  self_attn.o_proj          shard(1) [4096, 512]      shard(-1) -> replicate  all_reduce 8 KiB/tok\n") !=
+          std::string::npos);
+    CHECK(r.out.find("collectives: 1 all_gather, 64 all_reduce;") != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tpc
