@@ -100,7 +100,7 @@ std::string EmitProgramJson(const Program& p) {
                   {"layer_traffic_bytes_per_token", s.layer_traffic_bytes_per_token},
                   {"send_bytes_per_token", s.send_bytes_per_token},
                   {"comm_us_per_token", s.comm_us_per_token}};
-  return j.dump(1) + "\n";
+  return j.dump() + "\n";
 }
 
 }  // namespace tpc
