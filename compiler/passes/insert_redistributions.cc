@@ -8,7 +8,7 @@
 // projections, attention, the router, lm_head) gets one all-gather per activation.
 #include <map>
 #include <set>
-#include <utility>
+#include <tuple>
 
 #include "passes/lowering.h"
 
@@ -56,7 +56,7 @@ class Redistributor {
   bool sp_;
   std::vector<Layout> out_;    // per module: the layout its consumers receive before their own reshard
   std::vector<int> reducing_;  // containers whose style reduces their output (gather, moe_tp_experts)
-  std::map<std::pair<int, Layout>, int> resharded_;  // (producer, layout) -> collective, or -1 for a slice
+  std::map<std::tuple<int, Layout, int>, int> resharded_;  // (producer, layout, own hook) -> collective or -1
   std::set<std::string> reported_;
 
   Layout Need(int m, Layout have, const Behaviour& b, bool any_seq) const {
@@ -147,9 +147,11 @@ class Redistributor {
     return static_cast<int>(p_.collectives.size()) - 1;
   }
 
-  // Input side: one reshard per (producer, layout), shared by every consumer that needs it.
-  int ReshardInput(int producer, int consumer, Layout from, Layout to, ModuleStep& step) {
-    auto key = std::make_pair(producer, to);
+  // Input side: one reshard per (producer, layout), shared by every consumer that needs it (NeMo's
+  // all-gathering norms) -- unless the consumer's own DTensor style declares the input layout, whose
+  // input hook redistributes for that module alone (torch ColwiseParallel(input_layouts=Shard(1))).
+  int ReshardInput(int producer, int consumer, Layout from, Layout to, bool own_hook, ModuleStep& step) {
+    auto key = std::make_tuple(producer, to, own_hook ? consumer : -1);
     if (auto it = resharded_.find(key); it != resharded_.end()) return it->second;
     int c = Reshard(mods_[producer].name, mods_[consumer].name, mods_[consumer].layer, from, to,
                     l_.width[producer], step);
@@ -169,7 +171,8 @@ class Redistributor {
     for (int producer : mod.inputs) {
       Layout have = out_[producer];
       Layout need = Need(m, have, b, any_seq);
-      int c = ReshardInput(producer, m, have, need, step);
+      bool own_hook = b.styled && b.rewraps && b.in == have && have != need;
+      int c = ReshardInput(producer, m, have, need, own_hook, step);
       p_.edges.push_back({producer, m, need, c});
       in.push_back(need);
     }

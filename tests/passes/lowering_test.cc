@@ -28,6 +28,19 @@ Compiled CompileFiles(const std::string& config_dir, const std::string& plan, Co
   return c;
 }
 
+Compiled CompileTexts(const std::string& config, const std::string& plan, CompileOptions o) {
+  SourceManager sm;
+  Diagnostics diags(sm);
+  Compiled c;
+  auto model = ParseModel("config.json", config, test::Registry(), diags);
+  auto parsed = ParsePlan("plan.yaml", plan, diags);
+  REQUIRE(model);
+  REQUIRE(parsed);
+  c.program = Compile(*model, *parsed, o, diags);
+  for (const Diagnostic& d : diags.all()) c.codes.push_back(d.code);
+  return c;
+}
+
 CompileOptions Tp(int tp) {
   CompileOptions o;
   o.check = test::Opts(tp);
@@ -260,6 +273,64 @@ TEST_SUITE("lowering") {
     CHECK(p.collectives[1].after == "model.layers.0.mlp.experts");
     CHECK(p.collectives[1].before == "model.layers.0.mlp_residual");
     CHECK(p.collectives[1].bytes_per_token == 4096 * 2);
+  }
+
+  TEST_CASE("a torch SP plan: each colwise input hook gathers for itself, rowwise outputs reduce-scatter") {
+    CompileOptions o = Tp(2);
+    o.check.dialect = Dialect::kTorch;
+    const char* plan = R"(
+model.embed_tokens: {style: rowwise, input_layouts: [replicate], output_layouts: [shard(1)], use_local_output: false}
+model.layers.*.input_layernorm: sequence_parallel
+model.layers.*.self_attn.q_proj: {style: colwise, input_layouts: [shard(1)]}
+model.layers.*.self_attn.k_proj: {style: colwise, input_layouts: [shard(1)]}
+model.layers.*.self_attn.v_proj: {style: colwise, input_layouts: [shard(1)]}
+model.layers.*.self_attn.o_proj: {style: rowwise, output_layouts: [shard(1)], use_local_output: false}
+model.layers.*.post_attention_layernorm: sequence_parallel
+model.layers.*.mlp.gate_proj: {style: colwise, input_layouts: [shard(1)]}
+model.layers.*.mlp.up_proj: {style: colwise, input_layouts: [shard(1)]}
+model.layers.*.mlp.down_proj: {style: rowwise, output_layouts: [shard(1)], use_local_output: false}
+model.norm: sequence_parallel
+lm_head: {style: colwise, input_layouts: [shard(1)], output_layouts: [replicate]}
+)";
+    Compiled c = CompileTexts(test::kTinyLlama, plan, o);
+    REQUIRE(c.program);
+    const Program& p = *c.program;
+    // Per layer: q, k, v, gate, up each all-gather their own input; o and down reduce-scatter.
+    // Plus the vocab-parallel embedding's reduce-scatter, lm_head's input gather and the logits.
+    CHECK(Count(p, CollectiveKind::kAllGather) == 2 * 5 + 2);
+    CHECK(Count(p, CollectiveKind::kReduceScatter) == 2 * 2 + 1);
+    CHECK(Count(p, CollectiveKind::kAllReduce) == 0);
+    CHECK(p.collectives[0].kind == CollectiveKind::kReduceScatter);
+    CHECK(p.collectives[0].after == "model.embed_tokens");
+    CHECK(p.collectives[0].bytes_per_token == 64 * 2);
+    for (int i = 1; i <= 3; ++i) {
+      CHECK(p.collectives[i].kind == CollectiveKind::kAllGather);
+      CHECK(p.collectives[i].after == "model.layers.0.input_layernorm");
+    }
+    CHECK(p.collectives[2].before == "model.layers.0.self_attn.k_proj");
+    CHECK(Param(p, "model.embed_tokens.weight").placement == kShard0);  // torch rowwise on an embedding: vocab
+  }
+
+  TEST_CASE("S(-1) -> S(1) is an all-to-all; R -> S(-1) a free local slice") {
+    CompileOptions o = Tp(2);
+    o.check.dialect = Dialect::kTorch;
+    Compiled c = CompileTexts(test::kTinyLlama, "lm_head: {style: colwise, output_layouts: [shard(1)]}\n", o);
+    REQUIRE(c.program);
+    const Program& p = *c.program;
+    REQUIRE(p.collectives.size() == 1);
+    const Collective& a2a = p.collectives[0];
+    CHECK(a2a.kind == CollectiveKind::kAllToAll);
+    CHECK(a2a.from == Layout::kShardLast);
+    CHECK(a2a.to == Layout::kShardSeq);
+    CHECK(a2a.bytes_per_token == 1000 * 2);
+    CHECK(a2a.send_bytes_per_token == doctest::Approx(1.0 / 4 * 2000));  // (n-1)/n^2 of the tensor
+    CHECK(a2a.steps == 1);
+
+    Compiled phi = CompileFiles("microsoft__Phi-3-mini-4k-instruct", "plans/hf/phi3.yaml", Tp(4));
+    REQUIRE(phi.program);
+    int sliced = 0;
+    for (const ModuleStep& s : phi.program->steps) sliced += s.local_slice;
+    CHECK(sliced == 32 * 2);  // rowwise_split_input on o_proj and down_proj slices its replicated input
   }
 
   TEST_CASE("a plan the checks reject compiles to nothing") {
