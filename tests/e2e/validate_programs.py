@@ -2,7 +2,8 @@
 """Every program tpc emits validates against schemas/program.schema.json, and its slices tile.
 
 Compiles the pinned examples (405B, SP, LoRA, kv replication, phi3, mixtral) and then every real
-config of tests/data/configs with the real Hugging Face plan of its model type at tp 1, 2, 4 and 8.
+config of tests/data/configs with the real Hugging Face plan of its model type at tp 1, 2, 4 and 8,
+with --sp at tp 4 and with --sp --lora at tp 2.
 Each program is validated with the reference `jsonschema` package (an independent client: Debian's
 python3-jsonschema), and every sharded parameter is checked to split its tensor exactly: the ranks'
 row ranges cover [0, n) once (or `replicas` times), and local_shape is rank 0's share.
@@ -98,6 +99,8 @@ def main():
             json.dump(hf_plan(entry), f)
         for tp in (1, 2, 4, 8):
             cases.append((cfg, plan_path, ["--tp", str(tp)], False))
+        cases.append((cfg, plan_path, ["--tp", "4", "--sp"], False))
+        cases.append((cfg, plan_path, ["--tp", "2", "--sp", "--lora"], False))
 
     passed = failed = compiled = 0
     for i, (cfg, plan, flags, must_compile) in enumerate(cases):
@@ -116,6 +119,8 @@ def main():
         elif run.returncode == 1 and not must_compile:
             if os.path.exists(out):
                 problems.append("exit 1 but an output file was written")
+            if "[no-redistribution]" in run.stderr:
+                problems.append("the check passed a plan the lowering cannot redistribute: " + run.stderr[-400:])
         else:
             problems.append(f"exit {run.returncode}: {run.stderr.strip()[-800:]}")
         if problems:
