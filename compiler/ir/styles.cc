@@ -40,6 +40,12 @@ constexpr StyleInfo kTorch[] = {
     Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true),
     // A plain input is assumed to be sequence-sharded already; the output stays a Shard(1) DTensor.
     Row("sequence_parallel", T::kAny, W::kNone, Q, Q, kDTensor, true),
+    // NeMo's custom styles (automodel.md §2.3). VocabParallelEmbedding is RowwiseParallel on an
+    // embedding: vocab rows, masked partial sums reduced to output_layouts (all-reduce, or
+    // reduce-scatter for Shard(1)). SequenceParallelAllGatherActivation is a SequenceParallel norm
+    // whose sequence-sharded output is all-gathered to Replicate.
+    Row("vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, true),
+    Row("sequence_parallel_all_gather", T::kAny, W::kNone, Q, R, kDTensor, true),
     Skip("replicated_with_grad_allreduce", "translate_to_torch_parallel_style returns None and the key is dropped"),
     Skip("local_colwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
     Skip("local_rowwise", "HF MoE styles are skipped before translation, so the module stays replicated"),

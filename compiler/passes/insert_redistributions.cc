@@ -111,6 +111,8 @@ class Redistributor {
     const Module& mod = mods_[m];
     Layout t = raw;
     if (b.styled && !b.passthrough && Weighted(mod.kind)) t = b.out;
+    // A sequence-parallel norm style hands on what it declares (NeMo's all-gathering variant: R).
+    if (b.styled && !b.passthrough && mod.kind == ModuleKind::kNorm && b.in == Q) t = b.out;
     if (mod.kind == ModuleKind::kExperts && b.reduces && raw == P) t = R;
     return SequenceParallel(m, raw, t);
   }
