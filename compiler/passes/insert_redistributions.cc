@@ -39,13 +39,11 @@ class Redistributor {
       : l_(l), p_(p), diags_(diags), mods_(l.mods), sp_(l.opts.sequence_parallel) {}
 
   void Run() {
-    std::vector<int> order;
-    if (!l_.a.model.ForwardOrder(&order)) return;
     out_.assign(mods_.size(), R);
     for (size_t c = 0; c < mods_.size(); ++c)
       if (mods_[c].kind == ModuleKind::kContainer && BehaviourOf(l_.a, static_cast<int>(c)).reduces)
         reducing_.push_back(static_cast<int>(c));
-    for (int m : order) Visit(m);
+    for (int m : l_.order) Visit(m);
   }
 
  private:
@@ -180,7 +178,7 @@ class Redistributor {
     }
     step.in = in.empty() ? R : in[0];
     Layout raw = Raw(m, in, b);
-    if (l_.opts.lora && mod.kind == ModuleKind::kLinear && mod.role != "lm_head" && !mod.params.empty()) Lora(m, step);
+    if (l_.HasLora(m)) Lora(m, step);
     Layout t = Target(m, raw, b);
     int c = Reshard(mod.name, FirstUser(m), mod.layer, raw, t, l_.width[m], step);
     if (c >= 0) step.collectives.push_back(c);

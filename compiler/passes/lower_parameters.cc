@@ -3,6 +3,8 @@
 // segment separately, so every rank holds its slice of gate and of up; with --kv-replication a KV
 // projection with fewer heads than ranks gives each rank one whole head, shared by tp/kv ranks
 // (vLLM). LoRA adapters follow NeMo's translate_to_lora placements (automodel.md §3).
+#include <algorithm>
+
 #include "passes/lowering.h"
 
 namespace tpc {
@@ -46,8 +48,7 @@ class ParamLowerer {
       if (mod.kind == ModuleKind::kAttention) HeadCounts(static_cast<int>(m));
       if (mod.is_virtual) continue;
       for (size_t i = 0; i < mod.params.size(); ++i) Lower(static_cast<int>(m), static_cast<int>(i));
-      if (l_.opts.lora && mod.kind == ModuleKind::kLinear && mod.role != "lm_head" && !mod.params.empty())
-        AddLora(static_cast<int>(m));
+      if (l_.HasLora(static_cast<int>(m))) AddLora(static_cast<int>(m));
     }
   }
 
@@ -101,8 +102,11 @@ class ParamLowerer {
   // lora_A [r, in] and lora_B [out, r] beside the base weight [out, in] (PEFT names).
   void AddLora(int m) {
     const Module& mod = l_.mods[m];
-    const ProgramParam& weight = p_.params.back();
-    if (weight.global_shape.size() != 2 || weight.name != mod.name + ".weight") return;
+    // The weight was lowered just now, before any bias of the same module.
+    auto it = std::find_if(p_.params.rbegin(), p_.params.rend(),
+                           [&](const ProgramParam& pp) { return pp.name == mod.name + ".weight"; });
+    if (it == p_.params.rend() || it->global_shape.size() != 2) return;
+    const ProgramParam weight = *it;
     int64_t out = weight.global_shape[0], in = weight.global_shape[1], r = l_.opts.lora_rank;
     ProgramParam a = Base(mod, "lora_A.weight", {r, in});
     ProgramParam b = Base(mod, "lora_B.weight", {out, r});

@@ -8,8 +8,7 @@ Lowering::Lowering(const Analysis& analysis, const CompileOptions& options)
     : a(analysis), opts(options), mods(analysis.model.modules()) {
   users.assign(mods.size(), {});
   width.assign(mods.size(), 0);
-  std::vector<int> order;
-  if (!a.model.ForwardOrder(&order)) return;
+  if (!a.model.ForwardOrder(&order)) order.clear();  // templates are checked acyclic in tests
   for (int m : order)
     for (int in : mods[m].inputs) users[in].push_back(m);
   for (int m : order) {
@@ -35,6 +34,11 @@ int Lowering::AttentionOf(int m) const {
     m = next;
   }
   return -1;
+}
+
+bool Lowering::HasLora(int m) const {
+  const Module& mod = mods[m];
+  return opts.lora && mod.kind == ModuleKind::kLinear && mod.role != "lm_head" && !mod.params.empty();
 }
 
 bool Lowering::SequenceLocalUsers(int m) const {

@@ -27,11 +27,14 @@ struct Lowering {
   const Analysis& a;
   const CompileOptions& opts;
   const std::vector<Module>& mods;
+  std::vector<int> order;               ///< dataflow modules in forward order
   std::vector<std::vector<int>> users;  ///< per module: dataflow successors
   std::vector<int64_t> width;           ///< per module: elements per token of its output
 
   /// The attention module fed (directly or through a per-head norm) by module `m`, or -1.
   int AttentionOf(int m) const;
+  /// True when `--lora` puts adapters on module `m`: every linear but lm_head.
+  bool HasLora(int m) const;
   /// True when every consumer of `m` works on any sequence slice (residual adds, hidden-dim norms).
   bool SequenceLocalUsers(int m) const;
 };

@@ -206,6 +206,16 @@ TEST_SUITE("lowering") {
     CHECK(p.collectives[3].kind == CollectiveKind::kReduceScatter);
     CHECK(p.collectives[3].after == "model.layers.0.self_attn.o_proj.lora_A");
     CHECK(p.collectives[4].kind == CollectiveKind::kAllReduce);
+
+    // A biased projection (Qwen2.5's q/k/v) gets its adapters too: 28 layers x 7 linears x 2.
+    Compiled qwen = CompileFiles("Qwen__Qwen2.5-7B", "plans/hf/llama.yaml", o);
+    REQUIRE(qwen.program);
+    CHECK(Param(*qwen.program, "model.layers.0.self_attn.q_proj.bias").placement == kShard0);
+    const ProgramParam& qwen_a = Param(*qwen.program, "model.layers.0.self_attn.q_proj.lora_A.weight");
+    CHECK(qwen_a.LocalShape(0) == Shape{8, 3584});  // rank 16 over 2 ranks, hidden 3584
+    int adapters = 0;
+    for (const ProgramParam& param : qwen.program->params) adapters += !param.adapter.empty();
+    CHECK(adapters == 28 * 7 * 2);
   }
 
   TEST_CASE("--kv-replication: 8 kv heads over 16 ranks, one whole head per rank") {
