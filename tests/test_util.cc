@@ -80,3 +80,49 @@ int RunCommand(const std::string& command, std::string* out) {
 }
 
 }  // namespace tpc::test
+
+namespace tpc::test {
+
+TpcRun RunTpc(const std::string& args, bool merge_stderr) {
+  TpcRun r;
+  std::string cmd = std::string("cd ") + TPC_SOURCE_DIR + " && " + TPC_BINARY + " " + args +
+                    (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  r.code = RunCommand(cmd, &r.out);
+  return r;
+}
+
+namespace {
+
+CompileRun FinishCompile(Diagnostics& diags, const std::optional<ModelGraph>& model, const std::optional<Plan>& plan,
+                         const CompileOptions& opts) {
+  CompileRun run;
+  if (model && plan && !diags.has_fatal()) run.program = Compile(*model, *plan, opts, diags);
+  for (const Diagnostic& d : diags.all()) run.codes.push_back(d.code);
+  return run;
+}
+
+}  // namespace
+
+CompileRun CompileFiles(const std::string& config_dir, const std::string& plan_path, const CompileOptions& opts) {
+  SourceManager sm;
+  Diagnostics diags(sm);
+  auto model = LoadModel(SourcePath("tests/data/configs/" + config_dir), Registry(), diags);
+  auto plan = LoadPlan(SourcePath(plan_path), diags);
+  return FinishCompile(diags, model, plan, opts);
+}
+
+CompileRun CompileTexts(const std::string& config_text, const std::string& plan_text, const CompileOptions& opts) {
+  SourceManager sm;
+  Diagnostics diags(sm);
+  auto model = ParseModel("config.json", config_text, Registry(), diags);
+  auto plan = ParsePlan("plan.yaml", plan_text, diags);
+  return FinishCompile(diags, model, plan, opts);
+}
+
+int CountCollectives(const Program& p, CollectiveKind k) {
+  int n = 0;
+  for (const Collective& c : p.collectives) n += c.kind == k;
+  return n;
+}
+
+}  // namespace tpc::test

@@ -5,6 +5,7 @@
 
 #include "frontend/arch_template.h"
 #include "passes/analysis.h"
+#include "passes/lowering.h"
 #include "support/diagnostics.h"
 
 namespace tpc::test {
@@ -57,6 +58,25 @@ const ArchRegistry& Registry();
 
 /// Runs a shell command, capturing stdout; returns the exit code.
 int RunCommand(const std::string& command, std::string* out);
+
+/// The real `tpc` binary run in the source tree: exit code and output.
+struct TpcRun {
+  int code = -1;
+  std::string out;  ///< stdout, plus stderr when merged
+};
+TpcRun RunTpc(const std::string& args, bool merge_stderr);
+
+/// One compile run: the program (nullopt when rejected) and the diagnostic codes in order.
+struct CompileRun {
+  std::optional<Program> program;
+  std::vector<std::string> codes;
+};
+/// Compiles a plan file (relative to the source tree) for a config under tests/data/configs.
+CompileRun CompileFiles(const std::string& config_dir, const std::string& plan_path, const CompileOptions& opts);
+/// Compiles a plan given as YAML text for a config given as text.
+CompileRun CompileTexts(const std::string& config_text, const std::string& plan_text, const CompileOptions& opts);
+/// How many collectives of kind `k` a program has.
+int CountCollectives(const Program& p, CollectiveKind k);
 
 }  // namespace tpc::test
 

@@ -8,18 +8,9 @@
 namespace tpc {
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::TpcRun;
 
-Result Tpc(const std::string& args, bool merge_stderr = false) {
-  Result r;
-  std::string cmd = std::string("cd ") + TPC_SOURCE_DIR + " && " + TPC_BINARY + " " + args +
-                    (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  r.code = test::RunCommand(cmd, &r.out);
-  return r;
-}
+Result Tpc(const std::string& args, bool merge_stderr = false) { return test::RunTpc(args, merge_stderr); }
 
 const std::string kLlama8B = "--model tests/data/configs/meta-llama__Llama-3.1-8B --plan plans/hf/llama.yaml";
 

@@ -13,19 +13,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::TpcRun;
 
 // Runs tpc in the source tree; stderr is merged into the output unless `stdout_only`.
-Result Tpc(const std::string& args, bool stdout_only = false) {
-  Result r;
-  std::string cmd = std::string("cd ") + TPC_SOURCE_DIR + " && " + TPC_BINARY + " " + args +
-                    (stdout_only ? " 2>/dev/null" : " 2>&1");
-  r.code = test::RunCommand(cmd, &r.out);
-  return r;
-}
+Result Tpc(const std::string& args, bool stdout_only = false) { return test::RunTpc(args, !stdout_only); }
 
 struct TempDir {
   TempDir() {

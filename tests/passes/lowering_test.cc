@@ -2,44 +2,14 @@
 // out by hand from the config (shown next to it), never read back from the compiler.
 #include <doctest/doctest.h>
 
-#include "frontend/model_loader.h"
-#include "frontend/plan_loader.h"
-#include "passes/lowering.h"
 #include "test_util.h"
 
 namespace tpc {
 namespace {
 
-struct Compiled {
-  std::optional<Program> program;
-  std::vector<std::string> codes;
-};
-
-Compiled CompileFiles(const std::string& config_dir, const std::string& plan, CompileOptions o) {
-  SourceManager sm;
-  Diagnostics diags(sm);
-  Compiled c;
-  auto model = LoadModel(test::SourcePath("tests/data/configs/" + config_dir), test::Registry(), diags);
-  auto parsed = LoadPlan(test::SourcePath(plan), diags);
-  REQUIRE(model);
-  REQUIRE(parsed);
-  c.program = Compile(*model, *parsed, o, diags);
-  for (const Diagnostic& d : diags.all()) c.codes.push_back(d.code);
-  return c;
-}
-
-Compiled CompileTexts(const std::string& config, const std::string& plan, CompileOptions o) {
-  SourceManager sm;
-  Diagnostics diags(sm);
-  Compiled c;
-  auto model = ParseModel("config.json", config, test::Registry(), diags);
-  auto parsed = ParsePlan("plan.yaml", plan, diags);
-  REQUIRE(model);
-  REQUIRE(parsed);
-  c.program = Compile(*model, *parsed, o, diags);
-  for (const Diagnostic& d : diags.all()) c.codes.push_back(d.code);
-  return c;
-}
+using test::CompileFiles;
+using test::CompileTexts;
+using Compiled = test::CompileRun;
 
 CompileOptions Tp(int tp) {
   CompileOptions o;
@@ -54,11 +24,7 @@ const ProgramParam& Param(const Program& p, const std::string& name) {
   throw std::logic_error("unreachable");
 }
 
-int Count(const Program& p, CollectiveKind k) {
-  int n = 0;
-  for (const Collective& c : p.collectives) n += c.kind == k;
-  return n;
-}
+int Count(const Program& p, CollectiveKind k) { return test::CountCollectives(p, k); }
 
 using Shape = std::vector<int64_t>;
 const Placement kRep{};

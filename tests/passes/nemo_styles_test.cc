@@ -5,40 +5,23 @@
 
 #include <algorithm>
 
-#include "frontend/model_loader.h"
-#include "frontend/plan_loader.h"
-#include "passes/lowering.h"
 #include "test_util.h"
 
 namespace tpc {
 namespace {
 
-struct Run {
-  std::optional<Program> program;
-  std::vector<std::string> codes;
-};
+using Run = test::CompileRun;
 
-Run CompileNemo(const std::string& plan_text, int tp = 8) {
-  SourceManager sm;
-  Diagnostics diags(sm);
-  auto model = LoadModel(test::SourcePath("tests/data/configs/meta-llama__Llama-3.1-8B"), test::Registry(), diags);
-  auto plan = ParsePlan("plan.yaml", plan_text, diags);
-  REQUIRE(model);
-  REQUIRE(plan);
+Run CompileNemo(const std::string& plan_text) {
   CompileOptions o;
-  o.check = test::Opts(tp, Dialect::kTorch);
-  Run r;
-  r.program = Compile(*model, *plan, o, diags);
-  for (const Diagnostic& d : diags.all()) r.codes.push_back(d.code);
-  return r;
+  o.check = test::Opts(8, Dialect::kTorch);
+  return test::CompileTexts(test::ReadFile(test::SourcePath("tests/data/configs/meta-llama__Llama-3.1-8B/config.json")),
+                            plan_text, o);
 }
 
 std::string Bundled(const std::string& name) { return test::ReadFile(test::SourcePath("plans/nemo/" + name)); }
 
-int Count(const Program& p, CollectiveKind k) {
-  return static_cast<int>(std::count_if(p.collectives.begin(), p.collectives.end(),
-                                        [k](const Collective& c) { return c.kind == k; }));
-}
+int Count(const Program& p, CollectiveKind k) { return test::CountCollectives(p, k); }
 
 TEST_SUITE("nemo-styles") {
   TEST_CASE("optimized llama plan: vocab-parallel embedding all-reduces, logits stay vocab-sharded") {
