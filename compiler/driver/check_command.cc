@@ -19,13 +19,18 @@ void Emit(const Diagnostics& diags, const CheckRequest& req, const std::string& 
 int RunCheckCommand(const CheckRequest& req, std::ostream& out) {
   SourceManager sources;
   Diagnostics diags(sources);
-  std::optional<Inputs> in = LoadInputs(req.model_path, req.plan_path, req.arch_dir, diags);
+  PlanRequest plan_req = req.plan;
+  plan_req.tp = req.options.tp;
+  std::optional<Inputs> in = LoadInputs(req.model_path, plan_req, req.arch_dir, diags);
   if (!in) {
     Emit(diags, req, "", out);
-    return kExitUsage;
+    return LoadFailureCode(diags);
   }
-  RunCheck(in->model, in->plan, req.options, diags);
-  Emit(diags, req, RunContext(in->model, req.options.tp, req.options.dialect), out);
+  CheckOptions options = req.options;
+  options.dialect = ChooseDialect(in->plan, req.dialect_given, options.dialect);
+  options.sequence_parallel = plan_req.sequence_parallel;
+  RunCheck(in->model, in->plan, options, diags);
+  Emit(diags, req, RunContext(in->model, options.tp, options.dialect), out);
   return diags.has_errors() ? kExitErrors : kExitOk;
 }
 

@@ -14,7 +14,8 @@ enum class OutputFormat { kText, kJson, kSarif };
 /// Everything `tpc check` takes from the command line.
 struct CheckRequest {
   std::string model_path;
-  std::string plan_path;
+  PlanRequest plan;       ///< --plan, --sp, --transformers; plan.tp mirrors options.tp
+  bool dialect_given = false;
   std::string arch_dir;  ///< extra architecture templates, overriding the bundled ones
   CheckOptions options;
   OutputFormat format = OutputFormat::kText;

@@ -11,13 +11,20 @@ int RunCompileCommand(const CompileRequest& req, std::ostream& out, std::ostream
   SourceManager sources;
   Diagnostics diags(sources);
   auto report = [&](const std::string& context) { err << RenderText(diags, req.color) << Summary(diags, context); };
-  std::optional<Inputs> in = LoadInputs(req.model_path, req.plan_path, req.arch_dir, diags);
+  PlanRequest plan_req = req.plan;
+  plan_req.tp = req.options.check.tp;
+  plan_req.sequence_parallel = req.options.sequence_parallel;
+  std::optional<Inputs> in = LoadInputs(req.model_path, plan_req, req.arch_dir, diags);
   if (!in) {
     report("");
-    return kExitUsage;
+    return LoadFailureCode(diags);
   }
-  std::string context = RunContext(in->model, req.options.check.tp, req.options.check.dialect);
-  std::optional<Program> program = Compile(in->model, in->plan, req.options, diags);
+  CompileOptions options = req.options;
+  options.check.dialect = ChooseDialect(in->plan, req.dialect_given, options.check.dialect);
+  options.check.sequence_parallel = options.sequence_parallel;
+  if (in->plan.meta.sp_mode == SpMode::kIgnored) options.sequence_parallel = false;  // as the seed runs it
+  std::string context = RunContext(in->model, options.check.tp, options.check.dialect);
+  std::optional<Program> program = Compile(in->model, in->plan, options, diags);
   if (!program) {
     report(context);
     return diags.has_fatal() ? kExitUsage : kExitErrors;

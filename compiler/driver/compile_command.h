@@ -4,6 +4,7 @@
 #include <ostream>
 #include <string>
 
+#include "frontend/select_plan.h"
 #include "passes/lowering.h"
 
 namespace tpc {
@@ -11,7 +12,8 @@ namespace tpc {
 /// Everything `tpc compile` and `tpc explain` take from the command line.
 struct CompileRequest {
   std::string model_path;
-  std::string plan_path;
+  PlanRequest plan;  ///< --plan, --transformers; tp and sequence_parallel mirror options
+  bool dialect_given = false;
   std::string arch_dir;
   CompileOptions options;
   std::string output;  ///< program.json path; empty for explain

@@ -1,22 +1,28 @@
 #include "driver/load_inputs.h"
 
 #include "frontend/model_loader.h"
-#include "frontend/plan_loader.h"
 
 namespace tpc {
 
-std::optional<Inputs> LoadInputs(const std::string& model_path, const std::string& plan_path,
-                                 const std::string& arch_dir, Diagnostics& diags) {
+std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanRequest& plan_req, const std::string& arch_dir,
+                                 Diagnostics& diags) {
   Inputs in;
   if (!in.registry.Load(arch_dir, diags)) return std::nullopt;
   std::optional<ModelGraph> model = LoadModel(model_path, in.registry, diags);
   if (!model || diags.has_fatal()) return std::nullopt;
-  std::optional<Plan> plan = LoadPlan(plan_path, diags);
+  std::optional<Plan> plan = SelectPlan(*model, plan_req, diags);
   if (!plan || diags.has_fatal()) return std::nullopt;
   in.model = std::move(*model);
   in.plan = std::move(*plan);
   return in;
 }
+
+Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect fallback) {
+  if (dialect_given) return fallback;
+  return plan.meta.dialect.value_or(fallback);
+}
+
+int LoadFailureCode(const Diagnostics& diags) { return diags.has_fatal() || !diags.has_errors() ? kExitUsage : kExitErrors; }
 
 std::string RunContext(const ModelGraph& model, int tp, Dialect dialect) {
   return model.model_type + ", " + std::to_string(model.num_layers) + (model.num_layers == 1 ? " layer, tp " : " layers, tp ") +

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "frontend/arch_template.h"
+#include "frontend/select_plan.h"
 #include "ir/model_graph.h"
 #include "ir/plan.h"
 #include "ir/styles.h"
@@ -24,8 +25,16 @@ struct Inputs {
 
 /// Loads the architecture templates, the model and the plan; nullopt (with diagnostics) when any of
 /// them is unusable, which every command answers with exit code 2.
-std::optional<Inputs> LoadInputs(const std::string& model_path, const std::string& plan_path,
-                                 const std::string& arch_dir, Diagnostics& diags);
+/// The plan is chosen by SelectPlan (a file, a bundled plan, or the seed's automatic choice), and
+/// `dialect` becomes the plan's own unless `dialect_given`.
+std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanRequest& plan, const std::string& arch_dir,
+                                 Diagnostics& diags);
+
+/// The dialect a command runs in: the one given on the command line, else the plan's own, else `fallback`.
+Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect fallback);
+
+/// The exit code when LoadInputs fails: 2 for unusable input, 1 when the seed has no plan to give.
+int LoadFailureCode(const Diagnostics& diags);
 
 /// "llama, 126 layers, tp 8, dialect hf-v5": the context of a summary line.
 std::string RunContext(const ModelGraph& model, int tp, Dialect dialect);

@@ -3,20 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "frontend/embedded_files.h"
 #include "support/strings.h"
 #include "support/yaml_file.h"
 
 namespace tpc {
-
-// Generated from plans/arch/*.yaml by plans/CMakeLists.txt.
-struct EmbeddedFile {
-  const char* name;
-  const char* model_types;  ///< comma-separated, from the file's `model_types:` line
-  const char* text;
-};
-extern const EmbeddedFile kArchFiles[];
-extern const int kNumArchFiles;
-
 namespace {
 
 // Parsing helpers throw this; ParseArchTemplate turns it into one diagnostic at the node.
@@ -31,6 +22,9 @@ const std::pair<const char*, ModuleKind> kKinds[] = {
     {"add", ModuleKind::kAdd},             {"mul", ModuleKind::kMul},
     {"router", ModuleKind::kRouter},       {"experts", ModuleKind::kExperts},
     {"mixer", ModuleKind::kMixer},
+    // Rotary embeddings have no parameters and compute cos/sin from positions, outside the hidden
+    // state's dataflow: tpc keeps them as containers so plan keys on them (RotaryEmbedParallel) resolve.
+    {"rotary", ModuleKind::kContainer},
 };
 
 std::string Str(const YAML::Node& n, const char* what) {
@@ -181,9 +175,9 @@ std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std
 
 bool ArchRegistry::Load(const std::string& extra_dir, Diagnostics& diags) {
   bool ok = true;
-  for (int i = 0; i < kNumArchFiles; ++i) {
-    Source src{std::string("plans/arch/") + kArchFiles[i].name, {}, kArchFiles[i].text, std::nullopt};
-    for (std::string_view t : Split(kArchFiles[i].model_types, ',')) src.model_types.emplace_back(t);
+  for (int i = 0; i < kArchFilesCount; ++i) {
+    Source src{std::string("plans/") + kArchFiles[i].name, {}, kArchFiles[i].text, std::nullopt};
+    for (std::string_view t : Split(kArchFiles[i].index, ',')) src.model_types.emplace_back(t);
     sources_.push_back(std::move(src));
   }
   if (extra_dir.empty()) return true;

@@ -254,6 +254,9 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     }
   };
   take(root);
+  if (YAML::Node a = root["architectures"]; a && a.IsSequence() && a.size() > 0 && a[0].IsScalar())
+    g.architecture = a[0].Scalar();
+  g.custom_code = root["auto_map"] && root["auto_map"].IsMap();
   for (const char* field : {"torch_dtype", "dtype"})
     if (YAML::Node d = root[field]; d && d.IsScalar() && g.dtype.empty()) g.dtype = d.Scalar();
   bool nested = std::find(t->text_config_types.begin(), t->text_config_types.end(), model_type) !=

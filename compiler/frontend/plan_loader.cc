@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <unordered_map>
 
 #include "support/strings.h"
@@ -31,15 +32,26 @@ class PlanParser {
       diags_.Report(DiagId::kNotAMapping, LocOf(file_, root), {"a plan", NodeTypeName(root)});
       return false;
     }
-    bool wrapped = root["base_model_tp_plan"] || root["tp_plan"];
-    if (!wrapped) return Entries(root, false, plan);
+    bool wrapped = root["base_model_tp_plan"] || root["tp_plan"] || root["plan"];
+    if (!wrapped) return Entries(root, false, &plan->entries);
     bool ok = true;
     for (const auto& kv : root) {
       std::string field = kv.first.as<std::string>();
-      if (field == "base_model_tp_plan") ok &= Entries(kv.second, true, plan);
-      else if (field == "causal_lm_tp_plan" || field == "tp_plan") ok &= Entries(kv.second, false, plan);
-      else diags_.Report(DiagId::kIgnoredPlanField, ScalarLoc(diags_, file_, kv.first), {field});
+      if (field == "base_model_tp_plan") ok &= Entries(kv.second, true, &plan->entries);
+      else if (field == "causal_lm_tp_plan" || field == "tp_plan" || field == "plan") ok &= Entries(kv.second, false, &plan->entries);
+      else if (field == "sp_plan") {
+        scope_ = "sp:";
+        ok &= Entries(kv.second, false, &plan->sp_entries);
+        scope_.clear();
+      } else if (!Meta(field, kv.second, &plan->meta)) {
+        if (kMetaFields.count(field)) return false;
+        diags_.Report(DiagId::kIgnoredPlanField, ScalarLoc(diags_, file_, kv.first), {field});
+      }
     }
+    if (plan->meta.sp_mode == SpMode::kNone && !plan->sp_entries.empty())
+      return Fail(root["sp_plan"], "'sp_plan' needs 'sequence_parallel: update' or 'sequence_parallel: replace'");
+    if ((plan->meta.sp_mode == SpMode::kUpdate || plan->meta.sp_mode == SpMode::kReplace) && plan->sp_entries.empty())
+      return Fail(root["sequence_parallel"], "'sequence_parallel' needs an 'sp_plan' section");
     return ok;
   }
 
@@ -47,13 +59,50 @@ class PlanParser {
   int file_;
   Diagnostics& diags_;
   std::unordered_map<std::string, size_t> seen_;
+  std::string scope_;  ///< "sp:" while reading sp_plan, whose keys repeat the plan's on purpose
 
   bool Fail(const YAML::Node& at, const std::string& message) {
     diags_.Report(DiagId::kBadPlanEntry, LocOf(file_, at), {message});
     return false;
   }
 
-  bool Entries(const YAML::Node& map, bool base_relative, Plan* plan) {
+  // The fields of a bundled plan file besides its entries. False when `field` is not one, or when
+  // its value is malformed (reported).
+  bool Meta(const std::string& field, const YAML::Node& v, PlanMeta* meta) {
+    if (!kMetaFields.count(field)) return false;
+    if (field == "architectures" || field == "model_types") {
+      if (!v.IsSequence()) return Fail(v, "'" + field + "' must be a list of strings");
+      std::vector<std::string>& out = field == "architectures" ? meta->architectures : meta->model_types;
+      for (const YAML::Node& item : v) {
+        if (!item.IsScalar()) return Fail(item, "'" + field + "' must be a list of strings");
+        out.push_back(item.Scalar());
+      }
+      return true;
+    }
+    if (!v.IsScalar()) return Fail(v, "'" + field + "' must be a string");
+    const std::string& text = v.Scalar();
+    if (field == "dialect") {
+      meta->dialect = ParseDialect(text);
+      if (!meta->dialect) return Fail(v, "'dialect' must be torch, hf-v4 or hf-v5, got '" + text + "'");
+    } else if (field == "sequence_parallel") {
+      if (text == "update") meta->sp_mode = SpMode::kUpdate;
+      else if (text == "replace") meta->sp_mode = SpMode::kReplace;
+      else if (text == "ignored") meta->sp_mode = SpMode::kIgnored;
+      else return Fail(v, "'sequence_parallel' must be update, replace or ignored, got '" + text + "'");
+    } else if (field == "name") meta->name = text;
+    else if (field == "seed") meta->seed = text;
+    else if (field == "origin") meta->origin = text;
+    else if (field == "summary") meta->summary = text;
+    else if (field == "requires_model_type") meta->requires_model_type = text;
+    else if (field == "refusal") meta->refusal = text;
+    return true;
+  }
+
+  inline static const std::set<std::string> kMetaFields = {
+      "name", "seed", "origin", "summary", "dialect", "architectures", "model_types",
+      "requires_model_type", "refusal", "sequence_parallel"};
+
+  bool Entries(const YAML::Node& map, bool base_relative, std::vector<PlanEntry>* entries) {
     if (map.IsNull()) return true;  // `causal_lm_tp_plan: null` in the HF corpus
     if (!map.IsMap()) {
       diags_.Report(DiagId::kNotAMapping, LocOf(file_, map), {"a plan section", NodeTypeName(map)});
@@ -73,16 +122,16 @@ class PlanParser {
         ok = false;
         continue;
       }
-      std::string scoped = (base_relative ? "base:" : "root:") + e.key;
+      std::string scoped = scope_ + (base_relative ? "base:" : "root:") + e.key;
       if (auto it = seen_.find(scoped); it != seen_.end()) {
         Diagnostic& d = diags_.Report(DiagId::kDuplicateKey, e.key_loc, {e.key});
-        diags_.AddNote(d, plan->entries[it->second].key_loc, "first given here");
-        plan->entries.erase(plan->entries.begin() + it->second);
+        diags_.AddNote(d, (*entries)[it->second].key_loc, "first given here");
+        entries->erase(entries->begin() + it->second);
         for (auto& [k, idx] : seen_)
           if (idx > it->second) --idx;
       }
-      seen_[scoped] = plan->entries.size();
-      plan->entries.push_back(std::move(e));
+      seen_[scoped] = entries->size();
+      entries->push_back(std::move(e));
     }
     return ok;
   }
@@ -159,6 +208,23 @@ std::optional<LayoutSpec> ParseLayout(std::string_view text) {
     return LayoutSpec{LayoutSpec::kShard, std::stoi(num)};
   }
   return std::nullopt;
+}
+
+void ApplySequenceParallel(Plan& plan) {
+  if (plan.sp_applied) return;
+  if (plan.meta.sp_mode == SpMode::kReplace) {
+    plan.entries = plan.sp_entries;
+  } else if (plan.meta.sp_mode == SpMode::kUpdate) {
+    for (const PlanEntry& e : plan.sp_entries) {
+      auto same = [&](const PlanEntry& b) { return b.key == e.key && b.base_relative == e.base_relative; };
+      auto it = std::find_if(plan.entries.begin(), plan.entries.end(), same);
+      if (it != plan.entries.end()) *it = e;
+      else plan.entries.push_back(e);
+    }
+  } else {
+    return;
+  }
+  plan.sp_applied = true;
 }
 
 std::optional<Plan> LoadPlan(const std::string& path, Diagnostics& diags) {

@@ -88,6 +88,8 @@ class ModelGraph {
   std::string base_prefix;  ///< where base_model_tp_plan keys are rooted: model, gpt_neox, ...
   int num_layers = 0;
   std::string dtype;  ///< the config's torch_dtype (or dtype), empty when it names none
+  std::string architecture;  ///< the config's architectures[0] (the model class), may be empty
+  bool custom_code = false;  ///< the config has an auto_map: transformers loads it with trust_remote_code
   int config_file = -1;
   /// Where each config field was set, for notes ("'num_key_value_heads' set here").
   std::map<std::string, SourceLoc> field_locs;

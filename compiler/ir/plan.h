@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ir/placement.h"
+#include "ir/styles.h"
 #include "support/source_manager.h"
 
 namespace tpc {
@@ -29,10 +30,35 @@ struct PlanEntry {
   SourceLoc style_loc;
 };
 
+/// How a plan file's `sequence_parallel` section changes the plan when SP is requested.
+enum class SpMode {
+  kNone,     ///< the file has no SP variant
+  kUpdate,   ///< the seed's `plan.update(sp_plan)`: keys keep their place, new keys go last
+  kReplace,  ///< the seed builds a separate full plan (NeMo's qwen)
+  kIgnored,  ///< the seed silently ignores sequence_parallel for this plan
+};
+
+/// What a plan file says about itself (the bundled plans in plans/; schemas/plan.schema.json).
+struct PlanMeta {
+  std::string name;                        ///< nemo/llama, rl/qwen, hf/phi3, default
+  std::string seed;                        ///< NeMo AutoModel, NeMo RL, transformers
+  std::string origin;                      ///< the seed function or file it copies
+  std::string summary;                     ///< one line for `tpc plans`
+  std::optional<Dialect> dialect;          ///< the dialect the plan is written in
+  std::vector<std::string> architectures;  ///< classes the seed registers it for
+  std::vector<std::string> model_types;    ///< configs it is meant for
+  std::string requires_model_type;         ///< the seed refuses other model types...
+  std::string refusal;                     ///< ...with this message
+  SpMode sp_mode = SpMode::kNone;
+};
+
 /// A tensor-parallel plan: entries in file order.
 struct Plan {
   int file = -1;
+  PlanMeta meta;
   std::vector<PlanEntry> entries;
+  std::vector<PlanEntry> sp_entries;  ///< the file's sequence_parallel section
+  bool sp_applied = false;            ///< entries already include the SP variant
 };
 
 }  // namespace tpc

@@ -46,6 +46,16 @@ constexpr StyleInfo kTorch[] = {
     // whose sequence-sharded output is all-gathered to Replicate.
     Row("vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, true),
     Row("sequence_parallel_all_gather", T::kAny, W::kNone, Q, R, kDTensor, true),
+    // RotaryEmbedParallel wraps the (x, position_ids) inputs of a rotary module; the module is outside
+    // the hidden-state dataflow, so for tpc it only has to match.
+    Pass("rotary_embed_parallel", T::kAny),
+    // NeMo RL's Qwen3QKNorm: a SequenceParallel that accepts the head-sharded q/k (Shard(2) DTensor)
+    // and hands it on unchanged; per-head norms need no communication.
+    Row("qwen3_qk_norm", T::kAny, W::kNone, S, S, kDTensor, true),
+    // Gemma4's own styles: a masked local embedding with a synchronous all-reduce, and an nn.Linear
+    // row split whose partial sums are all-reduced before the bias (automodel.md §2.16).
+    Row("gemma4_vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, false),
+    Row("gemma4_rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false),
     Skip("replicated_with_grad_allreduce", "translate_to_torch_parallel_style returns None and the key is dropped"),
     Skip("local_colwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
     Skip("local_rowwise", "HF MoE styles are skipped before translation, so the module stays replicated"),

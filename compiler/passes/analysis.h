@@ -19,6 +19,7 @@ struct CheckOptions {
   int tp = 1;
   Dialect dialect = Dialect::kHfV5;
   bool kv_replication = false;  ///< replicate KV heads over tp/kv ranks when kv < tp (vLLM)
+  bool sequence_parallel = false;  ///< SP was requested (a plan may ignore it)
 };
 
 /// A plan key's match: a module, or one parameter of it (param >= 0; hf-v5 parameter keys).

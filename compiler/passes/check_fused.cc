@@ -39,6 +39,9 @@ bool CheckFused(Analysis& a, Diagnostics& diags) {
     if (pe.output_layouts && !pe.output_layouts->empty() && pe.output_layouts->front().kind == LayoutSpec::kReplicate)
       out = Layout::kReplicate;
     if (out == Layout::kReplicate) continue;  // gathered back whole before anyone slices it
+    // A DTensor output (use_local_output: false) keeps global semantics: the model's chunk(2) or
+    // split of it redistributes as needed, at a cost, but right (NeMo's phi3 plan, automodel.md §2.10).
+    if (a.opts.dialect == Dialect::kTorch && pe.use_local_output == false) continue;
     bool equal_halves = mod.segments.size() == 2 && mod.segments[0].rows == mod.segments[1].rows;
     if (s->packed && equal_halves) continue;  // rank r takes block r of each half
     int64_t rows = mod.params[0].shape[0];

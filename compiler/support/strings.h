@@ -20,6 +20,8 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 std::string JoinInts(const std::vector<int64_t>& values);
 /// The positive divisors of `n` up to `limit`, ascending: the tp sizes that split `n` evenly.
 std::vector<int64_t> Divisors(int64_t n, int64_t limit = 1 << 20);
+/// True when `s` begins with `prefix`.
+inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 /// Quotes a name the way messages do: 'name'.
 std::string Quote(std::string_view s);
 

@@ -54,9 +54,12 @@ int Check(const std::vector<std::string>& args) {
     std::string v;
     const std::string& a = args[i];
     if (TakeValue(args, i, "--model", &v)) req.model_path = v;
-    else if (TakeValue(args, i, "--plan", &v)) req.plan_path = v;
+    else if (TakeValue(args, i, "--plan", &v)) req.plan.plan = v;
     else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
-    else if (TakeValue(args, i, "--tp", &v)) {
+    else if (TakeValue(args, i, "--transformers", &v)) {
+      if (v != "4" && v != "5") return Usage("--transformers takes 4 or 5, got '" + v + "'");
+      req.plan.transformers = v[0] - '0';
+    } else if (TakeValue(args, i, "--tp", &v)) {
       long tp = 0;
       if (!ParseInt(v, 1, 1 << 20, &tp)) return Usage("--tp takes a positive integer, got '" + v + "'");
       req.options.tp = static_cast<int>(tp);
@@ -64,6 +67,7 @@ int Check(const std::vector<std::string>& args) {
       auto d = tpc::ParseDialect(v);
       if (!d) return Usage("--dialect takes torch, hf-v4 or hf-v5, got '" + v + "'");
       req.options.dialect = *d;
+      req.dialect_given = true;
     } else if (TakeValue(args, i, "--format", &v)) {
       if (v == "text") req.format = tpc::OutputFormat::kText;
       else if (v == "json") req.format = tpc::OutputFormat::kJson;
@@ -74,16 +78,17 @@ int Check(const std::vector<std::string>& args) {
       color = v;
     } else if (a == "--kv-replication") {
       req.options.kv_replication = true;
+    } else if (a == "--sp") {
+      req.plan.sequence_parallel = true;
     } else if (a == "--no-color") {
       color = "never";
     } else {
       std::string hint = tpc::DidYouMean(a, {"--model", "--plan", "--tp", "--dialect", "--format", "--color",
-                                             "--kv-replication", "--arch-dir", "--no-color"});
+                                             "--kv-replication", "--sp", "--transformers", "--arch-dir", "--no-color"});
       return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
     }
   }
   if (req.model_path.empty()) return Usage("check needs --model PATH (a config.json or a checkpoint directory)");
-  if (req.plan_path.empty()) return Usage("check needs --plan PATH (a YAML or JSON plan)");
   req.color = color == "always" || (color == "auto" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));
   return tpc::RunCheckCommand(req, std::cout);
 }
@@ -98,14 +103,14 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
   req.explain = explain;
   std::string color = "auto";
   const std::vector<std::string> flags = {"--model", "--plan", "--tp", "--dialect", "--kv-replication", "--sp",
-                                          "--lora", "--lora-rank", "--dtype", "--link-gbps", "--tokens", "-o",
+                                          "--lora", "--lora-rank", "--transformers", "--dtype", "--link-gbps", "--tokens", "-o",
                                           "--output", "--dot", "--arch-dir", "--color", "--no-color"};
   for (size_t i = 0; i < args.size(); ++i) {
     std::string v;
     const std::string& a = args[i];
     long n = 0;
     if (TakeValue(args, i, "--model", &v)) req.model_path = v;
-    else if (TakeValue(args, i, "--plan", &v)) req.plan_path = v;
+    else if (TakeValue(args, i, "--plan", &v)) req.plan.plan = v;
     else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
     else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
     else if (TakeValue(args, i, "--dot", &v)) req.dot = v;
@@ -129,6 +134,10 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
       auto d = tpc::ParseDialect(v);
       if (!d) return Usage("--dialect takes torch, hf-v4 or hf-v5, got '" + v + "'");
       req.options.check.dialect = *d;
+      req.dialect_given = true;
+    } else if (TakeValue(args, i, "--transformers", &v)) {
+      if (v != "4" && v != "5") return Usage("--transformers takes 4 or 5, got '" + v + "'");
+      req.plan.transformers = v[0] - '0';
     } else if (TakeValue(args, i, "--color", &v)) {
       if (v != "auto" && v != "always" && v != "never") return Usage("--color takes auto, always or never");
       color = v;
@@ -147,7 +156,6 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
   }
   const char* cmd = explain ? "explain" : "compile";
   if (req.model_path.empty()) return Usage(std::string(cmd) + " needs --model PATH (a config.json or a checkpoint directory)");
-  if (req.plan_path.empty()) return Usage(std::string(cmd) + " needs --plan PATH (a YAML or JSON plan)");
   if (!explain && req.output.empty()) return Usage("compile needs -o PATH for the program");
   req.color = UseColor(color);
   return tpc::RunCompileCommand(req, std::cout, std::cerr);

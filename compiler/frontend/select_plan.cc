@@ -1,0 +1,185 @@
+#include "frontend/select_plan.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "frontend/bundled_plans.h"
+#include "frontend/plan_loader.h"
+#include "support/strings.h"
+
+namespace tpc {
+namespace {
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string ClassOf(const ModelGraph& m) {
+  return m.architecture.empty() ? "the " + m.model_type + " model class" : "'" + m.architecture + "'";
+}
+
+// The model's Hugging Face _tp_plan as NeMo AutoModel's get_hf_tp_shard_plan turns it into torch
+// styles (automodel.md §1.3), or nullopt with the reason the seed raises in `why`.
+std::optional<Plan> TranslateHfPlan(const ModelGraph& model, int transformers, Diagnostics& diags,
+                                    std::string* why, std::string* name) {
+  *name = (transformers == 4 ? "hf4/" : "hf/") + model.model_type;
+  std::optional<Plan> hf = LoadBundledPlan(*name, diags);
+  if (!hf || hf->entries.empty()) {
+    *why = "is missing (transformers " + std::to_string(transformers) + " defines no _tp_plan for model_type '" +
+           model.model_type + "')";
+    return std::nullopt;
+  }
+  Plan out;
+  out.file = hf->file;
+  out.meta = hf->meta;
+  out.meta.dialect = Dialect::kTorch;
+  out.meta.sp_mode = SpMode::kIgnored;  // the seed applies the HF plan as it is, SP or not
+  std::string embed = model.base_prefix + ".embed_tokens";
+  bool has_embed = false;
+  for (PlanEntry e : hf->entries) {
+    if (e.base_relative) e.key = model.base_prefix + "." + e.key;
+    e.base_relative = false;
+    const std::string& s = e.style;
+    if (StartsWith(s, "ep_") || s == "local_colwise" || s == "local_rowwise" || s == "gather" ||
+        s == "replicated_with_grad_allreduce")
+      continue;  // skipped before translation, or translated to None and dropped
+    if ((e.key == "lm_head" || e.key == "language_model.lm_head") && s == "colwise_rep") {
+      e.is_object = true;  // the seed's special case: vocab-sharded logits, no all-gather
+      e.style = "colwise";
+      e.output_layouts = std::vector<LayoutSpec>{{LayoutSpec::kShard, -1}};
+      e.use_local_output = false;
+    } else if (s != "colwise" && s != "rowwise" && s != "colwise_rep" && s != "rowwise_rep" &&
+               s != "sequence_parallel") {
+      *why = "uses style '" + s + "' on '" + e.key + "', which NeMo AutoModel's translator rejects (Unknown parallel style)";
+      return std::nullopt;
+    }
+    has_embed |= e.key == embed;
+    out.entries.push_back(std::move(e));
+  }
+  if (!has_embed) {
+    PlanEntry e;  // the seed adds a vocab-parallel embedding with a replicated output
+    e.key = embed;
+    e.style = "rowwise_rep";
+    e.key_loc = e.style_loc = {hf->file, 0, 0, 0};
+    out.entries.push_back(std::move(e));
+  }
+  return out;
+}
+
+// The optimized plan NeMo AutoModel registers for the model's class (by name; by model_type when
+// the config names no class), or "".
+std::string OptimizedPlanFor(const ModelGraph& model, Diagnostics& diags) {
+  for (const std::string& name : BundledPlanNames()) {
+    if (!StartsWith(name, "nemo/") || name == "nemo/default") continue;
+    SourceManager scratch_sources;
+    Diagnostics scratch(scratch_sources);
+    std::optional<Plan> p = LoadBundledPlan(name, scratch);
+    if (!p) continue;
+    bool hit = model.architecture.empty() ? !p->meta.architectures.empty() && Contains(p->meta.model_types, model.model_type)
+                                          : Contains(p->meta.architectures, model.architecture);
+    if (hit) return name;
+  }
+  (void)diags;
+  return "";
+}
+
+class Selector {
+ public:
+  Selector(const ModelGraph& m, const PlanRequest& r, Diagnostics& d) : model_(m), req_(r), diags_(d) {}
+
+  std::optional<Plan> Run() {
+    std::optional<Plan> plan = Choose();
+    if (!plan) return std::nullopt;
+    if (req_.sequence_parallel) ApplySequenceParallel(*plan);
+    return plan;
+  }
+
+ private:
+  const ModelGraph& model_;
+  const PlanRequest& req_;
+  Diagnostics& diags_;
+
+  void Chosen(const std::string& why) { diags_.Report(DiagId::kPlanChosen, {}, {why}); }
+  void Refuse(const std::string& why) { diags_.Report(DiagId::kNoUsablePlan, {}, {why}); }
+
+  std::optional<Plan> Bundled(const std::string& name, const std::string& why) {
+    std::optional<Plan> p = LoadBundledPlan(name, diags_);
+    if (p) Chosen("plan " + name + ": " + why);
+    return p;
+  }
+
+  std::optional<Plan> Choose() {
+    const std::string& arg = req_.plan;
+    if (arg == "llama_nemotron_super_tp_plan") {
+      if (model_.architecture == "DeciLMForCausalLM" && model_.model_type == "nemotron-nas")
+        return Bundled("nemo/decilm_nemotron", "what llama_nemotron_super_tp_plan names for a DeciLMForCausalLM nemotron-nas checkpoint");
+      return Bundled("nemo/llama", "what llama_nemotron_super_tp_plan names for any model but a DeciLM nemotron-nas checkpoint");
+    }
+    if (!arg.empty() && arg != "auto") {
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(arg, ec) || !IsBundledPlan(arg)) {
+        if (!std::filesystem::exists(arg, ec) && !IsBundledPlan(arg)) {
+          std::string hint = DidYouMean(arg, BundledPlanNames());
+          diags_.Report(DiagId::kUnknownPlan, {}, {arg, hint.empty() ? "" : " (did you mean '" + hint + "'?)"});
+          return std::nullopt;
+        }
+        std::optional<Plan> p = LoadPlan(arg, diags_);
+        if (p) Chosen("plan " + arg + ": given with --plan");
+        return p;
+      }
+      std::optional<Plan> p = LoadBundledPlan(arg, diags_);
+      if (p) Chosen("plan " + arg + " (bundled): given with --plan; " + p->meta.summary);
+      return p;
+    }
+    return Auto();
+  }
+
+  std::optional<Plan> Auto() {
+    std::string hf_name, why;
+    std::string optimized = OptimizedPlanFor(model_, diags_);
+    if (!optimized.empty()) {
+      std::optional<Plan> p = LoadBundledPlan(optimized, diags_);
+      if (!p) return std::nullopt;
+      const std::string& need = p->meta.requires_model_type;
+      if (need.empty() || need == model_.model_type) {
+        Chosen("plan " + optimized + ": the optimized plan NeMo AutoModel registers for " + ClassOf(model_));
+        return p;
+      }
+      std::string refusal = "the optimized plan " + optimized + " refuses this checkpoint (" + p->meta.refusal +
+                            ": model_type is '" + model_.model_type + "')";
+      std::optional<Plan> hf = TranslateHfPlan(model_, req_.transformers, diags_, &why, &hf_name);
+      if (!hf) {
+        Refuse(refusal + ", and the Hugging Face plan " + hf_name + " it falls back to " + why);
+        return std::nullopt;
+      }
+      Chosen("plan " + hf_name + " as NeMo AutoModel translates it: " + refusal +
+             ", so the seed falls back to the model's Hugging Face plan");
+      return hf;
+    }
+    std::optional<Plan> hf = TranslateHfPlan(model_, req_.transformers, diags_, &why, &hf_name);
+    if (hf) {
+      Chosen("plan " + hf_name + " as NeMo AutoModel translates it: no optimized plan is registered for " +
+             ClassOf(model_) + ", and the model's Hugging Face plan is usable");
+      return hf;
+    }
+    std::string reason = "no optimized plan is registered for " + ClassOf(model_) + " and the Hugging Face plan " +
+                         hf_name + " " + why;
+    if (req_.tp > 1 && model_.custom_code) {
+      Refuse("no tensor-parallel plan for the custom-code architecture " + ClassOf(model_) +
+             " (its config has an auto_map, so it loads with trust_remote_code): " + reason +
+             "; NeMo AutoModel refuses its default base plan at tp " + std::to_string(req_.tp) +
+             " because those DTensor placements lack shard_order and trip an assert in _redistribute. "
+             "Give a plan with --plan, or run at tp 1");
+      return std::nullopt;
+    }
+    return Bundled("nemo/default", "NeMo AutoModel's default base plan, because " + reason);
+  }
+};
+
+}  // namespace
+
+std::optional<Plan> SelectPlan(const ModelGraph& model, const PlanRequest& req, Diagnostics& diags) {
+  return Selector(model, req, diags).Run();
+}
+
+}  // namespace tpc

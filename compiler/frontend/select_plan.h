@@ -1,0 +1,32 @@
+#ifndef TPC_FRONTEND_SELECT_PLAN_H_
+#define TPC_FRONTEND_SELECT_PLAN_H_
+
+#include <optional>
+#include <string>
+
+#include "ir/model_graph.h"
+#include "ir/plan.h"
+#include "support/diagnostics.h"
+
+namespace tpc {
+
+/// What decides which plan a model gets.
+struct PlanRequest {
+  std::string plan;       ///< --plan: a file, a bundled plan's name, or "" / "auto"
+  int tp = 1;
+  bool sequence_parallel = false;
+  int transformers = 5;   ///< which transformers' _tp_plan the model carries (4 or 5)
+};
+
+/// Chooses a plan the way NeMo AutoModel's _get_parallel_plan does (automodel.md §1.4): an explicit
+/// plan, the named llama_nemotron_super_tp_plan, the optimized plan registered for the model's
+/// class (falling back to the model's Hugging Face plan when it refuses), the Hugging Face plan as
+/// AutoModel translates it, and the default base plan, which the seed refuses to use for
+/// custom-code models at tp > 1. Reports one plan-chosen note saying which plan and why, applies
+/// the plan's sequence-parallel variant when asked, and returns nullopt (with an error) when the
+/// seed would raise.
+std::optional<Plan> SelectPlan(const ModelGraph& model, const PlanRequest& req, Diagnostics& diags);
+
+}  // namespace tpc
+
+#endif  // TPC_FRONTEND_SELECT_PLAN_H_
