@@ -96,7 +96,11 @@ namespace {
 CompileRun FinishCompile(Diagnostics& diags, const std::optional<ModelGraph>& model, const std::optional<Plan>& plan,
                          const CompileOptions& opts) {
   CompileRun run;
-  if (model && plan && !diags.has_fatal()) run.program = Compile(*model, *plan, opts, diags);
+  if (model && plan && !diags.has_fatal()) {
+    Plan p = *plan;
+    if (opts.sequence_parallel) ApplySequenceParallel(p);  // as plan selection does for the CLI
+    run.program = Compile(*model, p, opts, diags);
+  }
   for (const Diagnostic& d : diags.all()) run.codes.push_back(d.code);
   return run;
 }

@@ -123,13 +123,9 @@ class Selector {
           diags_.Report(DiagId::kUnknownPlan, {}, {arg, hint.empty() ? "" : " (did you mean '" + hint + "'?)"});
           return std::nullopt;
         }
-        std::optional<Plan> p = LoadPlan(arg, diags_);
-        if (p) Chosen("plan " + arg + ": given with --plan");
-        return p;
+        return LoadPlan(arg, diags_);  // what the user named: no note needed
       }
-      std::optional<Plan> p = LoadBundledPlan(arg, diags_);
-      if (p) Chosen("plan " + arg + " (bundled): given with --plan; " + p->meta.summary);
-      return p;
+      return LoadBundledPlan(arg, diags_);
     }
     return Auto();
   }

@@ -65,9 +65,9 @@ TEST_SUITE("compile-cli") {
     Result r = Tpc("compile --model tests/data/configs/meta-llama__Llama-3.1-8B --plan " + (dir / "plan.yaml") +
                    " --tp 8 --no-color -o " + (dir / "program.json"));
     CHECK(r.code == 1);
-    CHECK(r.out.find("plan.yaml:11:27: error: 'model.layers.*.mlp.down_proj' (colwise) expects a replicated tensor "
+    CHECK(r.out.find("plan.yaml:18:27: error: 'model.layers.*.mlp.down_proj' (colwise) expects a replicated tensor "
                      "but 'model.layers.*.mlp.act_mul' hands it a tensor sharded on the last dim") != std::string::npos);
-    CHECK(r.out.find("plan.yaml:9:3: note: 'layers.*.mlp.gate_proj' sets that layout here") != std::string::npos);
+    CHECK(r.out.find("plan.yaml:16:3: note: 'layers.*.mlp.gate_proj' sets that layout here") != std::string::npos);
     CHECK(test::ReadFile(dir / "program.json") == "previous program\n");
   }
 

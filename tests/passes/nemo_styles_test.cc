@@ -12,9 +12,10 @@ namespace {
 
 using Run = test::CompileRun;
 
-Run CompileNemo(const std::string& plan_text) {
+Run CompileNemo(const std::string& plan_text, bool sp = false) {
   CompileOptions o;
   o.check = test::Opts(8, Dialect::kTorch);
+  o.sequence_parallel = sp;
   return test::CompileTexts(test::ReadFile(test::SourcePath("tests/data/configs/meta-llama__Llama-3.1-8B/config.json")),
                             plan_text, o);
 }
@@ -39,7 +40,7 @@ TEST_SUITE("nemo-styles") {
   }
 
   TEST_CASE("optimized llama SP plan: all-gathering norms, reduce-scatters, one gather for lm_head") {
-    Run r = CompileNemo(Bundled("llama_sp.yaml"));
+    Run r = CompileNemo(Bundled("llama.yaml"), true);
     REQUIRE(r.program);
     const Program& p = *r.program;
     CHECK(Count(p, CollectiveKind::kAllReduce) == 0);
@@ -55,12 +56,12 @@ TEST_SUITE("nemo-styles") {
   }
 
   TEST_CASE("a plain SequenceParallel norm feeding colwise is Automodel #652: an error, not a program") {
-    std::string plan = Bundled("llama_sp.yaml");
+    std::string plan = Bundled("llama.yaml");
     const std::string spag = "{style: sequence_parallel_all_gather, use_local_output: false}";
     size_t at = plan.find("model.layers.*.input_layernorm: " + spag);
     REQUIRE(at != std::string::npos);
     plan.replace(at + 32, spag.size(), "sequence_parallel");
-    Run r = CompileNemo(plan);
+    Run r = CompileNemo(plan, true);
     CHECK_FALSE(r.program);
     CHECK(std::count(r.codes.begin(), r.codes.end(), "layout-mismatch") >= 1);
   }
