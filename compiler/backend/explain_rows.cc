@@ -45,16 +45,6 @@ std::string ModuleLabel(const Program& p, const ModelGraph& model, const ModuleS
   return label;
 }
 
-std::string HumanBytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
-  char buf[32];
-  if (bytes == static_cast<int64_t>(bytes)) std::snprintf(buf, sizeof buf, "%lld %s", static_cast<long long>(bytes), units[u]);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
-  return buf;
-}
-
 std::string CollectiveLabel(const Collective& c) {
   return std::string(CollectiveName(c.kind)) + "\n" + HumanBytes(static_cast<double>(c.bytes_per_token)) + "/token";
 }

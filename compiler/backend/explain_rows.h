@@ -21,8 +21,6 @@ std::string ModuleLabel(const Program& p, const ModelGraph& model, const ModuleS
 std::string CollectiveLabel(const Collective& c);
 /// The weight placement and rank-0 shape of a module: "shard(0) [2048, 16384]", or "" without params.
 std::string WeightSummary(const Program& p, const std::string& module);
-/// 32768 -> "32 KiB", 256512 -> "250.5 KiB".
-std::string HumanBytes(double bytes);
 
 }  // namespace tpc
 

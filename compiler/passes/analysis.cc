@@ -155,6 +155,7 @@ bool RunChecks(Analysis& a, Diagnostics& diags) {
   CheckDivisibility(a, diags);
   CheckFused(a, diags);
   CheckTied(a, diags);
+  CheckSeedDefects(a, diags);
   return diags.errors() == before;
 }
 

@@ -108,6 +108,7 @@ bool CheckStyles(Analysis& a, Diagnostics& diags);
 bool PropagatePlacements(Analysis& a, Diagnostics& diags);
 bool CheckDivisibility(Analysis& a, Diagnostics& diags);
 bool CheckFused(Analysis& a, Diagnostics& diags);
+bool CheckSeedDefects(Analysis& a, Diagnostics& diags);
 bool CheckTied(Analysis& a, Diagnostics& diags);
 
 /// Runs every check pass on a loaded model and plan; returns false when errors were reported.

@@ -1,5 +1,7 @@
 #include "support/strings.h"
 
+#include <cstdio>
+
 #include <algorithm>
 
 namespace tpc {
@@ -70,5 +72,15 @@ std::vector<int64_t> Divisors(int64_t n, int64_t limit) {
 }
 
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  char buf[32];
+  if (bytes == static_cast<int64_t>(bytes)) std::snprintf(buf, sizeof buf, "%lld %s", static_cast<long long>(bytes), units[u]);
+  else std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
+  return buf;
+}
 
 }  // namespace tpc

@@ -20,6 +20,8 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 std::string JoinInts(const std::vector<int64_t>& values);
 /// The positive divisors of `n` up to `limit`, ascending: the tp sizes that split `n` evenly.
 std::vector<int64_t> Divisors(int64_t n, int64_t limit = 1 << 20);
+/// Formats a byte count in binary units: "1 GiB", "3.5 MiB".
+std::string HumanBytes(double bytes);
 /// True when `s` begins with `prefix`.
 inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 /// Quotes a name the way messages do: 'name'.
