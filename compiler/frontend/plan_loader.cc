@@ -32,7 +32,7 @@ class PlanParser {
       diags_.Report(DiagId::kNotAMapping, LocOf(file_, root), {"a plan", NodeTypeName(root)});
       return false;
     }
-    bool wrapped = root["base_model_tp_plan"] || root["tp_plan"] || root["plan"];
+    bool wrapped = root["base_model_tp_plan"] || root["causal_lm_tp_plan"] || root["tp_plan"] || root["plan"];
     if (!wrapped) return Entries(root, false, &plan->entries);
     bool ok = true;
     for (const auto& kv : root) {

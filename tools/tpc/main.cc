@@ -12,6 +12,7 @@
 
 #include "driver/check_command.h"
 #include "driver/compile_command.h"
+#include "driver/plans_command.h"
 #include "support/strings.h"
 
 namespace {
@@ -164,6 +165,15 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
 int Compile(const std::vector<std::string>& args) { return CompileOrExplain(args, false); }
 int Explain(const std::vector<std::string>& args) { return CompileOrExplain(args, true); }
 
+int Plans(const std::vector<std::string>& args) {
+  bool markdown = false;
+  for (const std::string& a : args) {
+    if (a == "--markdown") markdown = true;
+    else return Usage("unknown argument '" + a + "' for plans; it takes only --markdown");
+  }
+  return tpc::RunPlansCommand(markdown, std::cout);
+}
+
 int Help(const std::vector<std::string>&);
 
 struct Command {
@@ -176,17 +186,22 @@ const Command kCommands[] = {
     {"check", "validate a tensor-parallel plan against a model, offline", Check},
     {"compile", "emit the sharding program: per-rank slices, collectives, costs", Compile},
     {"explain", "print the compiled program as a per-layer table", Explain},
+    {"plans", "list the bundled plans (--markdown for the table in plans/README.md)", Plans},
     {"help", "show this help", Help},
 };
 
 int Help(const std::vector<std::string>&) {
   std::cout << "usage: tpc COMMAND [options]\n\ncommands:\n";
   for (const Command& c : kCommands) std::cout << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.help << '\n';
-  std::cout << "\ntpc check --model PATH --plan PATH [--tp N] [--dialect torch|hf-v4|hf-v5] [--kv-replication]\n"
-               "          [--format text|json|sarif] [--color auto|always|never] [--arch-dir DIR]\n"
-               "tpc compile --model PATH --plan PATH --tp N -o program.json [--sp] [--lora] [--lora-rank R]\n"
+  std::cout << "\ntpc check --model PATH [--plan auto|NAME|PATH] [--tp N] [--sp] [--transformers 4|5]\n"
+               "          [--dialect torch|hf-v4|hf-v5] [--kv-replication] [--format text|json|sarif]\n"
+               "          [--color auto|always|never] [--arch-dir DIR]\n"
+               "tpc compile --model PATH [--plan auto|NAME|PATH] --tp N -o program.json [--sp] [--lora] [--lora-rank R]\n"
                "          [--kv-replication] [--dialect D] [--dtype T] [--dot block.dot] [--link-gbps G] [--tokens T]\n"
-               "tpc explain (the same flags as compile, without -o)\n\n"
+               "tpc explain (the same flags as compile, without -o)\n"
+               "tpc plans [--markdown]\n\n"
+               "--plan auto (the default) picks a plan the way NeMo AutoModel does and says which in a note;\n"
+               "--plan NAME takes a bundled plan (tpc plans lists them), --plan PATH a YAML or JSON plan.\n\n"
                "exit codes: 0 no errors, 1 errors found, 2 usage error or unreadable input, 3 internal error\n";
   return tpc::kExitOk;
 }
