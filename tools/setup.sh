@@ -3,7 +3,7 @@
 # every package is already there. Run as root (or with sudo available).
 set -euo pipefail
 
-packages=(cmake ninja-build g++ nlohmann-json3-dev libyaml-cpp-dev libboost-graph-dev doctest-dev python3 python3-jsonschema)
+packages=(cmake ninja-build g++ nlohmann-json3-dev libyaml-cpp-dev libboost-graph-dev doctest-dev python3 python3-jsonschema python3-yaml)
 
 missing=()
 for p in "${packages[@]}"; do
