@@ -90,7 +90,8 @@ class Selector {
   std::optional<Plan> Run() {
     std::optional<Plan> plan = Choose();
     if (!plan) return std::nullopt;
-    if (req_.sequence_parallel) ApplySequenceParallel(*plan);
+    // The seeds parallelize nothing at tp 1, so SP (like the plan) only matters above it.
+    if (req_.sequence_parallel && req_.tp > 1) ApplySequenceParallel(*plan);
     return plan;
   }
 

@@ -15,7 +15,7 @@ namespace {
 constexpr int64_t kLogitTokens = 4096;
 
 void SpIgnored(const Analysis& a, Diagnostics& diags) {
-  if (!a.opts.sequence_parallel || a.plan.meta.sp_mode != SpMode::kIgnored) return;
+  if (!a.opts.sequence_parallel || a.opts.tp <= 1 || a.plan.meta.sp_mode != SpMode::kIgnored) return;
   std::string who = a.plan.meta.name.empty() ? "this plan" : a.plan.meta.name;
   diags.Report(DiagId::kSpIgnored, {a.plan.file, 0, 0, 0}, {who});
 }

@@ -111,6 +111,34 @@ TEST_SUITE("cli") {
     CHECK(r.code == 2);
     CHECK(r.out == "tpc: --dialect takes torch, hf-v4 or hf-v5, got 'hf-v6'\nrun 'tpc help' for usage\n");
   }
+
+  TEST_CASE("--plan auto: Qwen2.5-7B at tp 8 gets NeMo's qwen plan and is rejected with the tp sizes that work") {
+    Result r = Tpc("check --model tests/data/configs/Qwen__Qwen2.5-7B --tp 8 --no-color");
+    CHECK(r.code == 1);
+    CHECK(r.out.rfind("note: plan nemo/qwen: the optimized plan NeMo AutoModel registers for 'Qwen2ForCausalLM' "
+                      "[plan-chosen]\n", 0) == 0);
+    CHECK(r.out.find("error: num_attention_heads (28) is not divisible by tp (8); tp sizes that work: 1, 2, 4") !=
+          std::string::npos);
+    CHECK(r.out.find("error: num_key_value_heads (4) is not divisible by tp (8)") != std::string::npos);
+  }
+
+  TEST_CASE("--plan auto: phi-4-style kv 10 at tp 4 passes NeMo's phi3 plan, which keeps attention whole") {
+    Result r = Tpc("check --model tests/data/configs/microsoft__phi-4 --tp 4 --no-color");
+    CHECK(r.code == 0);
+    CHECK(r.out == "note: plan nemo/phi3: the optimized plan NeMo AutoModel registers for 'Phi3ForCausalLM' "
+                   "[plan-chosen]\nok: 0 errors, 0 warnings (phi3, 40 layers, tp 4, dialect torch)\n");
+    // The same model under a head-sharding plan fails where the seed's validate_tp_mesh does.
+    Result hf = Tpc("check --model tests/data/configs/microsoft__phi-4 --plan nemo/default --tp 4 --no-color");
+    CHECK(hf.code == 1);
+    CHECK(hf.out.find("num_key_value_heads (10) is not divisible by tp (4)") != std::string::npos);
+  }
+
+  TEST_CASE("--sp on a plan that ignores it warns, and names the plan") {
+    Result r = Tpc("check --model tests/data/configs/microsoft__phi-4 --tp 4 --sp --no-color");
+    CHECK(r.code == 0);
+    CHECK(r.out.find("plans/nemo/phi3.yaml: warning: sequence parallelism was requested, but nemo/phi3 ignores it, so "
+                     "activations stay whole on every rank [sp-ignored]") != std::string::npos);
+  }
 }
 
 }  // namespace
