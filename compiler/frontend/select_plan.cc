@@ -68,10 +68,10 @@ std::optional<Plan> TranslateHfPlan(const ModelGraph& model, int transformers, D
 
 // The optimized plan NeMo AutoModel registers for the model's class (by name; by model_type when
 // the config names no class), or "".
-std::string OptimizedPlanFor(const ModelGraph& model, Diagnostics& diags) {
+std::string OptimizedPlanFor(const ModelGraph& model) {
   for (const std::string& name : BundledPlanNames()) {
     if (!StartsWith(name, "nemo/") || name == "nemo/default") continue;
-    SourceManager scratch_sources;
+    SourceManager scratch_sources;  // bundled plans parse cleanly (tested); nothing to report here
     Diagnostics scratch(scratch_sources);
     std::optional<Plan> p = LoadBundledPlan(name, scratch);
     if (!p) continue;
@@ -79,7 +79,6 @@ std::string OptimizedPlanFor(const ModelGraph& model, Diagnostics& diags) {
                                           : Contains(p->meta.architectures, model.architecture);
     if (hit) return name;
   }
-  (void)diags;
   return "";
 }
 
@@ -133,7 +132,7 @@ class Selector {
 
   std::optional<Plan> Auto() {
     std::string hf_name, why;
-    std::string optimized = OptimizedPlanFor(model_, diags_);
+    std::string optimized = OptimizedPlanFor(model_);
     if (!optimized.empty()) {
       std::optional<Plan> p = LoadBundledPlan(optimized, diags_);
       if (!p) return std::nullopt;
