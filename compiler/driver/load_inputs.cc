@@ -17,9 +17,9 @@ std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanReques
   return in;
 }
 
-Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect fallback) {
-  if (dialect_given) return fallback;
-  return plan.meta.dialect.value_or(fallback);
+Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli) {
+  if (dialect_given) return cli;
+  return plan.meta.dialect.value_or(cli);
 }
 
 int LoadFailureCode(const Diagnostics& diags) { return diags.has_fatal() || !diags.has_errors() ? kExitUsage : kExitErrors; }

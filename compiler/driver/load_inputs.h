@@ -30,8 +30,9 @@ struct Inputs {
 std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanRequest& plan, const std::string& arch_dir,
                                  Diagnostics& diags);
 
-/// The dialect a command runs in: the one given on the command line, else the plan's own, else `fallback`.
-Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect fallback);
+/// The dialect a command runs in: `cli` when given on the command line, else the plan's own, else
+/// `cli` (the command line's default).
+Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli);
 
 /// The exit code when LoadInputs fails: 2 for unusable input, 1 when the seed has no plan to give.
 int LoadFailureCode(const Diagnostics& diags);

@@ -43,8 +43,9 @@ class PlanParser {
         scope_ = "sp:";
         ok &= Entries(kv.second, false, &plan->sp_entries);
         scope_.clear();
-      } else if (!Meta(field, kv.second, &plan->meta)) {
-        if (kMetaFields.count(field)) return false;
+      } else if (kMetaFields.count(field)) {
+        if (!Meta(field, kv.second, &plan->meta)) return false;
+      } else {
         diags_.Report(DiagId::kIgnoredPlanField, ScalarLoc(diags_, file_, kv.first), {field});
       }
     }
@@ -66,10 +67,9 @@ class PlanParser {
     return false;
   }
 
-  // The fields of a bundled plan file besides its entries. False when `field` is not one, or when
-  // its value is malformed (reported).
+  // One of kMetaFields, the fields of a bundled plan file besides its entries; false (reported)
+  // when its value is malformed.
   bool Meta(const std::string& field, const YAML::Node& v, PlanMeta* meta) {
-    if (!kMetaFields.count(field)) return false;
     if (field == "architectures" || field == "model_types") {
       if (!v.IsSequence()) return Fail(v, "'" + field + "' must be a list of strings");
       std::vector<std::string>& out = field == "architectures" ? meta->architectures : meta->model_types;

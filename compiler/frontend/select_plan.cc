@@ -115,19 +115,16 @@ class Selector {
         return Bundled("nemo/decilm_nemotron", "what llama_nemotron_super_tp_plan names for a DeciLMForCausalLM nemotron-nas checkpoint");
       return Bundled("nemo/llama", "what llama_nemotron_super_tp_plan names for any model but a DeciLM nemotron-nas checkpoint");
     }
-    if (!arg.empty() && arg != "auto") {
-      std::error_code ec;
-      if (std::filesystem::is_regular_file(arg, ec) || !IsBundledPlan(arg)) {
-        if (!std::filesystem::exists(arg, ec) && !IsBundledPlan(arg)) {
-          std::string hint = DidYouMean(arg, BundledPlanNames());
-          diags_.Report(DiagId::kUnknownPlan, {}, {arg, hint.empty() ? "" : " (did you mean '" + hint + "'?)"});
-          return std::nullopt;
-        }
-        return LoadPlan(arg, diags_);  // what the user named: no note needed
-      }
-      return LoadBundledPlan(arg, diags_);
-    }
-    return Auto();
+    if (arg.empty() || arg == "auto") return Auto();
+    // What the user named needs no note. A file wins over a bundled plan of the same name; a path
+    // that exists but is no regular file goes to LoadPlan, which says why it cannot be read.
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(arg, ec)) return LoadPlan(arg, diags_);
+    if (IsBundledPlan(arg)) return LoadBundledPlan(arg, diags_);
+    if (std::filesystem::exists(arg, ec)) return LoadPlan(arg, diags_);
+    std::string hint = DidYouMean(arg, BundledPlanNames());
+    diags_.Report(DiagId::kUnknownPlan, {}, {arg, hint.empty() ? "" : " (did you mean '" + hint + "'?)"});
+    return std::nullopt;
   }
 
   std::optional<Plan> Auto() {

@@ -158,6 +158,22 @@ TEST_SUITE("plan loader") {
     CHECK_FALSE(l.plan);
     CHECK(l.text == "plan.yaml: error: the plan has no entries [empty-plan]\n");
   }
+
+  TEST_CASE("a plan file's own fields: metadata read, a malformed one fatal, an unknown one ignored") {
+    Loaded ok = Load("plan.yaml", "name: nemo/x\nseed: me\ndialect: torch\nsequence_parallel: ignored\nplan:\n  lm_head: colwise\n");
+    REQUIRE(ok.plan);
+    CHECK(ok.plan->meta.name == "nemo/x");
+    CHECK(ok.plan->meta.dialect == Dialect::kTorch);
+    CHECK(ok.plan->meta.sp_mode == SpMode::kIgnored);
+    CHECK(ok.text.empty());
+    Loaded bad = Load("plan.yaml", "sequence_parallel: maybe\nplan:\n  lm_head: colwise\n");
+    CHECK_FALSE(bad.plan);
+    CHECK(bad.text.rfind("plan.yaml:1:20: error: 'sequence_parallel' must be update, replace or ignored, got 'maybe' "
+                         "[bad-plan-entry]\n", 0) == 0);
+    Loaded extra = Load("plan.yaml", "colour: blue\nplan:\n  lm_head: colwise\n");
+    REQUIRE(extra.plan);
+    CHECK(extra.text.rfind("plan.yaml:1:1: warning: field 'colour' is not part of a plan and is ignored", 0) == 0);
+  }
 }
 
 }  // namespace
