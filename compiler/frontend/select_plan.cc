@@ -116,15 +116,7 @@ class Selector {
       return Bundled("nemo/llama", "what llama_nemotron_super_tp_plan names for any model but a DeciLM nemotron-nas checkpoint");
     }
     if (arg.empty() || arg == "auto") return Auto();
-    // What the user named needs no note. A file wins over a bundled plan of the same name; a path
-    // that exists but is no regular file goes to LoadPlan, which says why it cannot be read.
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(arg, ec)) return LoadPlan(arg, diags_);
-    if (IsBundledPlan(arg)) return LoadBundledPlan(arg, diags_);
-    if (std::filesystem::exists(arg, ec)) return LoadPlan(arg, diags_);
-    std::string hint = DidYouMean(arg, BundledPlanNames());
-    diags_.Report(DiagId::kUnknownPlan, {}, {arg, hint.empty() ? "" : " (did you mean '" + hint + "'?)"});
-    return std::nullopt;
+    return LoadPlanArg(arg, diags_);  // what the user named needs no note
   }
 
   std::optional<Plan> Auto() {
@@ -170,6 +162,18 @@ class Selector {
 };
 
 }  // namespace
+
+std::optional<Plan> LoadPlanArg(const std::string& arg, Diagnostics& diags) {
+  // A file wins over a bundled plan of the same name; a path that exists but is no regular file
+  // goes to LoadPlan, which says why it cannot be read.
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(arg, ec)) return LoadPlan(arg, diags);
+  if (IsBundledPlan(arg)) return LoadBundledPlan(arg, diags);
+  if (std::filesystem::exists(arg, ec)) return LoadPlan(arg, diags);
+  std::string hint = DidYouMean(arg, BundledPlanNames());
+  diags.Report(DiagId::kUnknownPlan, {}, {arg, hint.empty() ? "" : " (did you mean '" + hint + "'?)"});
+  return std::nullopt;
+}
 
 std::optional<Plan> SelectPlan(const ModelGraph& model, const PlanRequest& req, Diagnostics& diags) {
   return Selector(model, req, diags).Run();

@@ -18,6 +18,10 @@ struct PlanRequest {
   int transformers = 5;   ///< which transformers' _tp_plan the model carries (4 or 5)
 };
 
+/// The plan `--plan ARG` names: a file, else a bundled plan, else an unknown-plan error (with a
+/// did-you-mean over the bundled names) and nullopt.
+std::optional<Plan> LoadPlanArg(const std::string& arg, Diagnostics& diags);
+
 /// Chooses a plan the way NeMo AutoModel's _get_parallel_plan does (automodel.md §1.4): an explicit
 /// plan, the named llama_nemotron_super_tp_plan, the optimized plan registered for the model's
 /// class (falling back to the model's Hugging Face plan when it refuses), the Hugging Face plan as

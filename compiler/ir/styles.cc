@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "support/strings.h"
+
 namespace tpc {
 namespace {
 
@@ -56,6 +58,11 @@ constexpr StyleInfo kTorch[] = {
     // row split whose partial sums are all-reduced before the bias (automodel.md §2.16).
     Row("gemma4_vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, false),
     Row("gemma4_rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false),
+    // translate_to_lora's classes (automodel.md §3): the activations of their bases; what differs is
+    // where lora_A/lora_B live (passes/lower_parameters.cc) and that requires_grad survives.
+    Row("colwise_lora", T::kLinearLike, W::kOut, R, S, kLocal, true),
+    Row("rowwise_lora", T::kLinearLike, W::kIn, S, R, kLocal, true),
+    Row("sequence_parallel_lora", T::kAny, W::kNone, Q, Q, kDTensor, true),
     Skip("replicated_with_grad_allreduce", "translate_to_torch_parallel_style returns None and the key is dropped"),
     Skip("local_colwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
     Skip("local_rowwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
@@ -99,6 +106,13 @@ constexpr StyleInfo kHfV5[] = {
     Pass("moe_identity_expert", T::kAny),
     Pass("replicated_with_grad_allreduce", T::kAny),
     Row("mla_kv_a_proj", T::kLinearLike, W::kNone, R, R, kLocal, false),
+};
+
+// transformers 5.1 renamed the v4 vocabulary (hf_tp.md §1.1); vLLM's _normalize_tp_style agrees.
+constexpr std::pair<std::string_view, std::string_view> kV5Renames[] = {
+    {"colwise_rep", "colwise_gather_output"}, {"rowwise_rep", "rowwise_split_input"},
+    {"local_colwise", "colwise"},             {"local_rowwise", "rowwise"},
+    {"local_packed_rowwise", "packed_rowwise"},
 };
 
 template <size_t N>
@@ -157,6 +171,20 @@ std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d) {
   for (Dialect other : {Dialect::kTorch, Dialect::kHfV4, Dialect::kHfV5})
     if (other != d && FindStyle(other, name)) out.emplace_back(DialectName(other));
   return out;
+}
+
+std::string UnknownStyleHint(std::string_view style, Dialect d) {
+  for (auto [old_name, new_name] : kV5Renames) {
+    if (d == Dialect::kHfV5 && style == old_name)
+      return "; transformers 5.1 renamed it '" + std::string(new_name) + "'";
+    if (d != Dialect::kHfV5 && style == new_name && !FindStyle(d, style))
+      return "; before transformers 5.1 it was '" + std::string(old_name) + "'";
+  }
+  std::string hint = DidYouMean(style, StyleNames(d));
+  if (!hint.empty()) return "; did you mean '" + hint + "'?";
+  std::vector<std::string> others = DialectsKnowing(style, d);
+  if (!others.empty()) return "; it is a style of " + Join(others, " and ") + " (--dialect)";
+  return "; known styles: " + Join(StyleNames(d), ", ");
 }
 
 Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p) {

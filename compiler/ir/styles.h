@@ -62,6 +62,10 @@ std::vector<std::string> StyleNames(Dialect dialect);
 /// The dialects other than `d` that know `name` ("colwise_rep" is hf-v4 and torch, not hf-v5).
 std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d);
 
+/// What to tell a user whose `style` `d` does not know: "; did you mean 'colwise'?", the
+/// transformers 5.1 rename, the dialects that know it, or the known styles.
+std::string UnknownStyleHint(std::string_view style, Dialect d);
+
 /// The placement `style` gives parameter `p` of module `m` (embedding styles differ per dialect).
 Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p);
 

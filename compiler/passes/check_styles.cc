@@ -8,27 +8,6 @@
 namespace tpc {
 namespace {
 
-// transformers 5.1 renamed the v4 vocabulary (hf_tp.md §1.1); vLLM's _normalize_tp_style agrees.
-constexpr std::pair<std::string_view, std::string_view> kV5Renames[] = {
-    {"colwise_rep", "colwise_gather_output"}, {"rowwise_rep", "rowwise_split_input"},
-    {"local_colwise", "colwise"},             {"local_rowwise", "rowwise"},
-    {"local_packed_rowwise", "packed_rowwise"},
-};
-
-std::string UnknownStyleHint(const std::string& style, Dialect d) {
-  for (auto [old_name, new_name] : kV5Renames) {
-    if (d == Dialect::kHfV5 && style == old_name)
-      return "; transformers 5.1 renamed it '" + std::string(new_name) + "'";
-    if (d != Dialect::kHfV5 && style == new_name && !FindStyle(d, style))
-      return "; before transformers 5.1 it was '" + std::string(old_name) + "'";
-  }
-  std::string hint = DidYouMean(style, StyleNames(d));
-  if (!hint.empty()) return "; did you mean '" + hint + "'?";
-  std::vector<std::string> others = DialectsKnowing(style, d);
-  if (!others.empty()) return "; it is a style of " + Join(others, " and ") + " (--dialect)";
-  return "; known styles: " + Join(StyleNames(d), ", ");
-}
-
 bool Fits(const StyleInfo& s, const Module& m, int param, Dialect d) {
   if (param >= 0 && m.kind == ModuleKind::kExperts)
     return s.target == Target::kLinearLike || s.target == Target::kExpertParam;

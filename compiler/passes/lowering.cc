@@ -2,6 +2,8 @@
 // sharding program.
 #include "passes/lowering.h"
 
+#include "passes/translate_lora.h"
+
 namespace tpc {
 
 Lowering::Lowering(const Analysis& analysis, const CompileOptions& options)
@@ -38,7 +40,13 @@ int Lowering::AttentionOf(int m) const {
 
 bool Lowering::HasLora(int m) const {
   const Module& mod = mods[m];
-  return opts.lora && mod.kind == ModuleKind::kLinear && mod.role != "lm_head" && !mod.params.empty();
+  if (!opts.lora || mod.kind != ModuleKind::kLinear || mod.role == "lm_head" || mod.params.empty()) return false;
+  if (opts.check.dialect != Dialect::kTorch) return true;
+  // Under torch the plan went through translate_to_lora: a linear sharded by a style it left
+  // unconverted has no placement for its adapters (reported as lora-unplaced).
+  int e = a.EntryFor(m);
+  const StyleInfo* s = e >= 0 ? a.EffectiveStyle(e) : nullptr;
+  return !s || s->split == WeightSplit::kNone || IsLoraStyle(s->name);
 }
 
 bool Lowering::SequenceLocalUsers(int m) const {
@@ -53,7 +61,10 @@ bool Lowering::SequenceLocalUsers(int m) const {
 
 std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const CompileOptions& opts,
                                Diagnostics& diags) {
-  Analysis a(model, plan, opts.check);
+  // NeMo translates the plan to LoRA styles before parallelizing a model that carries adapters.
+  std::optional<Plan> lora_plan;
+  if (opts.lora && opts.check.dialect == Dialect::kTorch) lora_plan = TranslateToLora(plan, LoraSections::kPlanOnly, diags);
+  Analysis a(model, lora_plan ? *lora_plan : plan, opts.check);
   if (!RunChecks(a, diags)) return std::nullopt;
   Program p;
   p.model_type = model.model_type;

@@ -14,7 +14,7 @@ namespace tpc {
 struct CompileOptions {
   CheckOptions check;
   bool sequence_parallel = false;  ///< NeMo's SP rewrite: residual stream Shard(1)
-  bool lora = false;               ///< LoRA adapters on every linear but lm_head
+  bool lora = false;               ///< LoRA adapters on linears but lm_head (torch: translate_to_lora first)
   int lora_rank = 8;
   std::string dtype;  ///< overrides the config's torch_dtype; bfloat16 when neither says
   LinkModel link;
@@ -33,7 +33,8 @@ struct Lowering {
 
   /// The attention module fed (directly or through a per-head norm) by module `m`, or -1.
   int AttentionOf(int m) const;
-  /// True when `--lora` puts adapters on module `m`: every linear but lm_head.
+  /// True when `--lora` puts adapters on module `m`: every linear but lm_head, except (torch) one
+  /// whose style translate_to_lora leaves unconverted.
   bool HasLora(int m) const;
   /// True when every consumer of `m` works on any sequence slice (residual adds, hidden-dim norms).
   bool SequenceLocalUsers(int m) const;

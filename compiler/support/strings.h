@@ -24,6 +24,10 @@ std::vector<int64_t> Divisors(int64_t n, int64_t limit = 1 << 20);
 std::string HumanBytes(double bytes);
 /// True when `s` begins with `prefix`.
 inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+/// True when `s` ends with `suffix`.
+inline bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
 /// Quotes a name the way messages do: 'name'.
 std::string Quote(std::string_view s);
 

@@ -13,6 +13,7 @@
 #include "driver/check_command.h"
 #include "driver/compile_command.h"
 #include "driver/plans_command.h"
+#include "driver/translate_lora_command.h"
 #include "support/strings.h"
 
 namespace {
@@ -174,6 +175,36 @@ int Plans(const std::vector<std::string>& args) {
   return tpc::RunPlansCommand(markdown, std::cout);
 }
 
+int TranslateLora(const std::vector<std::string>& args) {
+  tpc::TranslateLoraRequest req;
+  std::string color = "auto";
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string v;
+    const std::string& a = args[i];
+    if (TakeValue(args, i, "--model", &v)) req.model_path = v;
+    else if (TakeValue(args, i, "--plan", &v)) req.plan.plan = v;
+    else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
+    else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
+    else if (TakeValue(args, i, "--transformers", &v)) {
+      if (v != "4" && v != "5") return Usage("--transformers takes 4 or 5, got '" + v + "'");
+      req.plan.transformers = v[0] - '0';
+    } else if (TakeValue(args, i, "--color", &v)) {
+      if (v != "auto" && v != "always" && v != "never") return Usage("--color takes auto, always or never");
+      color = v;
+    } else if (a == "--no-color") {
+      color = "never";
+    } else {
+      std::string hint = tpc::DidYouMean(a, {"--model", "--plan", "--transformers", "-o", "--output", "--arch-dir",
+                                             "--color", "--no-color"});
+      return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+  }
+  if (req.model_path.empty() && (req.plan.plan.empty() || req.plan.plan == "auto"))
+    return Usage("translate-lora needs --plan NAME|PATH, or --model PATH to translate the plan chosen for it");
+  req.color = UseColor(color);
+  return tpc::RunTranslateLoraCommand(req, std::cout, std::cerr);
+}
+
 int Help(const std::vector<std::string>&);
 
 struct Command {
@@ -187,19 +218,22 @@ const Command kCommands[] = {
     {"compile", "emit the sharding program: per-rank slices, collectives, costs", Compile},
     {"explain", "print the compiled program as a per-layer table", Explain},
     {"plans", "list the bundled plans (--markdown for the table in plans/README.md)", Plans},
+    {"translate-lora", "write the LoRA variant of a plan, as NeMo AutoModel's translate_to_lora makes it", TranslateLora},
     {"help", "show this help", Help},
 };
 
 int Help(const std::vector<std::string>&) {
   std::cout << "usage: tpc COMMAND [options]\n\ncommands:\n";
-  for (const Command& c : kCommands) std::cout << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.help << '\n';
+  for (const Command& c : kCommands) std::cout << "  " << c.name << std::string(16 - std::strlen(c.name), ' ') << c.help << '\n';
   std::cout << "\ntpc check --model PATH [--plan auto|NAME|PATH] [--tp N] [--sp] [--transformers 4|5]\n"
                "          [--dialect torch|hf-v4|hf-v5] [--kv-replication] [--format text|json|sarif]\n"
                "          [--color auto|always|never] [--arch-dir DIR]\n"
                "tpc compile --model PATH [--plan auto|NAME|PATH] --tp N -o program.json [--sp] [--lora] [--lora-rank R]\n"
                "          [--kv-replication] [--dialect D] [--dtype T] [--dot block.dot] [--link-gbps G] [--tokens T]\n"
                "tpc explain (the same flags as compile, without -o)\n"
-               "tpc plans [--markdown]\n\n"
+               "tpc plans [--markdown]\n"
+               "tpc translate-lora --plan NAME|PATH [-o lora.yaml]\n"
+               "tpc translate-lora --model PATH [--plan auto|NAME|PATH] [--transformers 4|5] [-o lora.yaml]\n\n"
                "--plan auto (the default) picks a plan the way NeMo AutoModel does and says which in a note;\n"
                "--plan NAME takes a bundled plan (tpc plans lists them), --plan PATH a YAML or JSON plan.\n\n"
                "exit codes: 0 no errors, 1 errors found, 2 usage error or unreadable input, 3 internal error\n";

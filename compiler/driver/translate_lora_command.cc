@@ -1,0 +1,88 @@
+#include "driver/translate_lora_command.h"
+
+#include "backend/emit_plan.h"
+#include "backend/render_diagnostics.h"
+#include "driver/load_inputs.h"
+#include "passes/translate_lora.h"
+#include "support/atomic_file.h"
+
+namespace tpc {
+namespace {
+
+// The plan to translate: the one --plan names, or, given a model, the one plan selection picks.
+std::optional<Plan> Source(const TranslateLoraRequest& req, Diagnostics& diags) {
+  if (req.model_path.empty()) return LoadPlanArg(req.plan.plan, diags);
+  PlanRequest plan_req = req.plan;
+  // The seed translates only when it parallelizes (tp > 1); above 1, selection does not depend on
+  // tp. The SP section is translated as a section, so SP itself stays off.
+  plan_req.tp = 2;
+  plan_req.sequence_parallel = false;
+  std::optional<Inputs> in = LoadInputs(req.model_path, plan_req, req.arch_dir, diags);
+  if (!in) return std::nullopt;
+  return std::move(in->plan);
+}
+
+// Every style must be one the torch runtime knows; an unknown one is an error, as in `check`.
+bool KnownStyles(const Plan& plan, Diagnostics& diags) {
+  bool ok = true;
+  for (const std::vector<PlanEntry>* entries : {&plan.entries, &plan.sp_entries})
+    for (const PlanEntry& e : *entries) {
+      if (FindStyle(Dialect::kTorch, e.style)) continue;
+      diags.Report(DiagId::kUnknownStyle, e.style_loc, {e.style, "torch", UnknownStyleHint(e.style, Dialect::kTorch)});
+      ok = false;
+    }
+  return ok;
+}
+
+std::string Header(const Plan& lora, const std::string& from) {
+  return "The LoRA variant of " + from + ", written by `tpc translate-lora`.\n"
+         "NeMo AutoModel's translate_to_lora maps the exact classes ColwiseParallel, RowwiseParallel and\n"
+         "SequenceParallel to ColwiseParallelLora, RowwiseParallelLora and SequenceParallelLora, which place\n"
+         "lora_A/lora_B and keep requires_grad; subclass styles stay as they are (automodel.md §3).\n" +
+         std::string(lora.sp_entries.empty() ? "" : "sp_plan is the sequence-parallel section, translated the same way.\n");
+}
+
+}  // namespace
+
+int RunTranslateLoraCommand(const TranslateLoraRequest& req, std::ostream& out, std::ostream& err) {
+  SourceManager sources;
+  Diagnostics diags(sources);
+  auto report = [&] {
+    if (!diags.all().empty()) err << RenderText(diags, req.color) << Summary(diags, "translate-lora");
+  };
+  std::optional<Plan> plan = Source(req, diags);
+  if (!plan || diags.has_fatal()) {
+    report();
+    return LoadFailureCode(diags);
+  }
+  std::string from = !plan->meta.name.empty() ? plan->meta.name : req.plan.plan;
+  Dialect dialect = plan->meta.dialect.value_or(Dialect::kTorch);
+  if (dialect != Dialect::kTorch) {
+    diags.Report(DiagId::kLoraNeedsTorch, {plan->file, 0, 0, 0},
+                 {from, DialectName(dialect),
+                  "NeMo AutoModel turns a model's Hugging Face plan into torch styles first. Give --model PATH "
+                  "with --plan auto to translate the plan it picks for that model"});
+    report();
+    return kExitUsage;
+  }
+  if (!KnownStyles(*plan, diags)) {
+    report();
+    return kExitErrors;
+  }
+  Plan lora = TranslateToLora(*plan, LoraSections::kWithSpPlan, diags);
+  lora.meta.dialect = Dialect::kTorch;
+  if (!lora.meta.origin.empty()) lora.meta.origin = "translate_to_lora over " + lora.meta.origin;
+  if (!lora.meta.summary.empty()) lora.meta.summary += "; LoRA styles";
+  std::string text = EmitPlanYaml(lora, Header(lora, from));
+  if (req.output.empty()) {
+    out << text;
+  } else if (std::string why; !WriteFileAtomic(req.output, text, &why)) {
+    diags.Report(DiagId::kOutputUnwritable, {}, {req.output, why});
+    report();
+    return kExitUsage;
+  }
+  report();
+  return kExitOk;
+}
+
+}  // namespace tpc
