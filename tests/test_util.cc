@@ -1,9 +1,12 @@
 #include "test_util.h"
 
+#include <doctest/doctest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -127,6 +130,25 @@ int CountCollectives(const Program& p, CollectiveKind k) {
   int n = 0;
   for (const Collective& c : p.collectives) n += c.kind == k;
   return n;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tpc-test-XXXXXX").string();
+  path = mkdtemp(tmpl.data());
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+std::string TempDir::operator/(const std::string& name) const { return (std::filesystem::path(path) / name).string(); }
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  REQUIRE(f);
+  f << text;
+  REQUIRE(f.good());
 }
 
 }  // namespace tpc::test

@@ -78,6 +78,19 @@ CompileRun CompileTexts(const std::string& config_text, const std::string& plan_
 /// How many collectives of kind `k` a program has.
 int CountCollectives(const Program& p, CollectiveKind k);
 
+/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const;
+  std::string path;
+};
+
+/// Writes `text` to `path` (a test fixture file); fails the test when it cannot.
+void WriteFile(const std::string& path, const std::string& text);
+
 }  // namespace tpc::test
 
 #endif  // TPC_TESTS_TEST_UTIL_H_

@@ -51,8 +51,9 @@ void Field(YAML::Emitter& y, const char* field, const std::string& value) {
   if (!value.empty()) y << YAML::Key << field << YAML::Value << value;
 }
 
-void List(YAML::Emitter& y, const char* field, const std::vector<std::string>& values) {
-  if (values.empty()) return;
+// A named plan lists its classes and model types even when there are none (the schema wants them).
+void List(YAML::Emitter& y, const char* field, const std::vector<std::string>& values, bool named) {
+  if (values.empty() && !named) return;
   y << YAML::Key << field << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (const std::string& v : values) y << v;
   y << YAML::EndSeq;
@@ -81,8 +82,8 @@ std::string EmitPlanYaml(const Plan& plan, const std::string& header) {
   Field(y, "origin", m.origin);
   Field(y, "summary", m.summary);
   Field(y, "dialect", m.dialect ? DialectName(*m.dialect) : "");
-  List(y, "architectures", m.architectures);
-  List(y, "model_types", m.model_types);
+  List(y, "architectures", m.architectures, !m.name.empty());
+  List(y, "model_types", m.model_types, !m.name.empty());
   Field(y, "requires_model_type", m.requires_model_type);
   Field(y, "refusal", m.refusal);
   Field(y, "sequence_parallel", SpModeText(m.sp_mode));

@@ -33,6 +33,7 @@ std::optional<Plan> TranslateHfPlan(const ModelGraph& model, int transformers, D
   out.file = hf->file;
   out.meta = hf->meta;
   out.meta.dialect = Dialect::kTorch;
+  out.meta.summary = "the model's Hugging Face _tp_plan as NeMo AutoModel translates it into torch styles";
   out.meta.sp_mode = SpMode::kIgnored;  // the seed applies the HF plan as it is, SP or not
   std::string embed = model.base_prefix + ".embed_tokens";
   bool has_embed = false;

@@ -18,22 +18,7 @@ using Result = test::TpcRun;
 // Runs tpc in the source tree; stderr is merged into the output unless `stdout_only`.
 Result Tpc(const std::string& args, bool stdout_only = false) { return test::RunTpc(args, !stdout_only); }
 
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tpc-compile-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-  std::string path;
-};
-
-void Write(const std::string& path, const std::string& text) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  REQUIRE(f);
-  std::fputs(text.c_str(), f);
-  std::fclose(f);
-}
+using test::TempDir;
 
 const std::string kLlama8B = "--model tests/data/configs/meta-llama__Llama-3.1-8B --plan plans/hf/llama.yaml";
 
@@ -60,8 +45,8 @@ TEST_SUITE("compile-cli") {
     size_t at = plan.find("mlp.down_proj: rowwise");
     REQUIRE(at != std::string::npos);
     plan.replace(at, 22, "mlp.down_proj: colwise");
-    Write(dir / "plan.yaml", plan);
-    Write(dir / "program.json", "previous program\n");
+    test::WriteFile(dir / "plan.yaml", plan);
+    test::WriteFile(dir / "program.json", "previous program\n");
     Result r = Tpc("compile --model tests/data/configs/meta-llama__Llama-3.1-8B --plan " + (dir / "plan.yaml") +
                    " --tp 8 --no-color -o " + (dir / "program.json"));
     CHECK(r.code == 1);
