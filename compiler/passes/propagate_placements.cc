@@ -268,9 +268,21 @@ class Propagator {
 }  // namespace
 
 bool PropagatePlacements(Analysis& a, Diagnostics& diags) {
-  int before = diags.errors();
-  Propagator(a, diags).Run();
-  return diags.errors() == before;
+  if (a.opts.tp > 1) {
+    int before = diags.errors();
+    Propagator(a, diags).Run();
+    return diags.errors() == before;
+  }
+  // At tp 1 every tensor is whole on the one rank, so no layout disagreement changes a value (and
+  // NeMo does not apply a plan at all). What tp > 1 would find is worth one warning.
+  Diagnostics at_tp(diags.sources());
+  Propagator(a, at_tp).Run();
+  for (const Diagnostic& d : at_tp.all()) {
+    if (d.severity != Severity::kError) continue;
+    diags.Report(DiagId::kLayoutsAtTp1, d.loc, {std::to_string(at_tp.errors()), d.message});
+    break;
+  }
+  return true;
 }
 
 }  // namespace tpc

@@ -42,6 +42,23 @@ TEST_SUITE("propagate") {
               0) == 0);
   }
 
+  TEST_CASE("at tp 1 the same plan runs: one warning says what tp > 1 would find") {
+    const char* plan =
+        "model.layers.*.self_attn.k_proj: colwise\n"
+        "model.layers.*.self_attn.v_proj: colwise\n"
+        "model.layers.*.self_attn.o_proj: rowwise\n";
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(1));
+    CHECK(run.ok);
+    CHECK(run.errors == 0);
+    CHECK(run.codes == std::vector<std::string>{"layouts-at-tp-1"});
+    // At tp 2: attention mixes a whole q with sharded k/v, and o_proj (rowwise) then gets the
+    // replicated output attention hands on.
+    CHECK(run.text.rfind("plan.yaml:1:34: warning: at tp 1 nothing is split, so this plan runs as written; at tp > 1 it "
+                         "has 2 layout error(s), the first: attention in 'model.layers.*.self_attn.attention' gets a "
+                         "replicated tensor from 'model.layers.*.self_attn.q_proj'",
+                         0) == 0);
+  }
+
   TEST_CASE("o_proj colwise after head-sharded attention") {
     std::string plan = kAttention;
     plan.replace(plan.find("o_proj: rowwise"), 15, "o_proj: colwise");
