@@ -134,7 +134,9 @@ int CountCollectives(const Program& p, CollectiveKind k) {
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "tpc-test-XXXXXX").string();
-  path = mkdtemp(tmpl.data());
+  const char* made = mkdtemp(tmpl.data());
+  REQUIRE(made);
+  path = made;
 }
 
 TempDir::~TempDir() {

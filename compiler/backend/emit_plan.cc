@@ -86,7 +86,9 @@ std::string EmitPlanYaml(const Plan& plan, const std::string& header) {
   List(y, "model_types", m.model_types, !m.name.empty());
   Field(y, "requires_model_type", m.requires_model_type);
   Field(y, "refusal", m.refusal);
-  Field(y, "sequence_parallel", SpModeText(m.sp_mode));
+  // update and replace need the section they apply; without it the plan has no SP variant.
+  bool sp_section = m.sp_mode == SpMode::kIgnored || !plan.sp_entries.empty();
+  Field(y, "sequence_parallel", sp_section ? SpModeText(m.sp_mode) : "");
   if (any_base) {
     y << YAML::Key << "base_model_tp_plan" << YAML::Value;
     Section(y, plan.entries, true);

@@ -7,10 +7,10 @@
 
 namespace tpc {
 
-/// A plan as a YAML file tpc (and schemas/plan.schema.json) reads back: the metadata fields and the
-/// `plan` and `sp_plan` sections of a bundled plan when it has a name, else a flat map (or
-/// base_model_tp_plan and causal_lm_tp_plan when some keys are relative to the base model).
-/// `header` becomes comment lines at the top.
+/// A plan as a YAML file tpc (and, for a named plan, schemas/plan.schema.json) reads back: the
+/// metadata fields it has, then its entries under `plan` (or under base_model_tp_plan and
+/// causal_lm_tp_plan when some keys are relative to the base model) and its SP section under
+/// `sp_plan`. `header` becomes comment lines at the top.
 std::string EmitPlanYaml(const Plan& plan, const std::string& header);
 
 }  // namespace tpc

@@ -5,6 +5,7 @@
 #include "driver/load_inputs.h"
 #include "passes/translate_lora.h"
 #include "support/atomic_file.h"
+#include "support/strings.h"
 
 namespace tpc {
 namespace {
@@ -28,10 +29,19 @@ bool KnownStyles(const Plan& plan, Diagnostics& diags) {
   for (const std::vector<PlanEntry>* entries : {&plan.entries, &plan.sp_entries})
     for (const PlanEntry& e : *entries) {
       if (FindStyle(Dialect::kTorch, e.style)) continue;
-      diags.Report(DiagId::kUnknownStyle, e.style_loc, {e.style, "torch", UnknownStyleHint(e.style, Dialect::kTorch)});
+      diags.Report(DiagId::kUnknownStyle, e.style_loc, {e.style, "torch", UnknownStyleHint(e.style, Dialect::kTorch, false)});
       ok = false;
     }
   return ok;
+}
+
+// The metadata of the LoRA plan; a plan translated already keeps its own.
+void Relabel(PlanMeta& meta) {
+  meta.dialect = Dialect::kTorch;
+  const std::string prefix = "translate_to_lora over ", suffix = "; LoRA styles";
+  if (!meta.name.empty() && !EndsWith(meta.name, "_lora")) meta.name += "_lora";
+  if (!meta.origin.empty() && !StartsWith(meta.origin, prefix)) meta.origin = prefix + meta.origin;
+  if (!meta.summary.empty() && !EndsWith(meta.summary, suffix)) meta.summary += suffix;
 }
 
 std::string Header(const Plan& lora, const std::string& from) {
@@ -59,9 +69,7 @@ int RunTranslateLoraCommand(const TranslateLoraRequest& req, std::ostream& out, 
   Dialect dialect = plan->meta.dialect.value_or(Dialect::kTorch);
   if (dialect != Dialect::kTorch) {
     diags.Report(DiagId::kLoraNeedsTorch, {plan->file, 0, 0, 0},
-                 {from, DialectName(dialect),
-                  "NeMo AutoModel turns a model's Hugging Face plan into torch styles first. Give --model PATH "
-                  "with --plan auto to translate the plan it picks for that model"});
+                 {from, DialectName(dialect)});
     report();
     return kExitUsage;
   }
@@ -70,9 +78,7 @@ int RunTranslateLoraCommand(const TranslateLoraRequest& req, std::ostream& out, 
     return kExitErrors;
   }
   Plan lora = TranslateToLora(*plan, LoraSections::kWithSpPlan, diags);
-  lora.meta.dialect = Dialect::kTorch;
-  if (!lora.meta.origin.empty()) lora.meta.origin = "translate_to_lora over " + lora.meta.origin;
-  if (!lora.meta.summary.empty()) lora.meta.summary += "; LoRA styles";
+  Relabel(lora.meta);
   std::string text = EmitPlanYaml(lora, Header(lora, from));
   if (req.output.empty()) {
     out << text;

@@ -173,7 +173,7 @@ std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d) {
   return out;
 }
 
-std::string UnknownStyleHint(std::string_view style, Dialect d) {
+std::string UnknownStyleHint(std::string_view style, Dialect d, bool switchable) {
   for (auto [old_name, new_name] : kV5Renames) {
     if (d == Dialect::kHfV5 && style == old_name)
       return "; transformers 5.1 renamed it '" + std::string(new_name) + "'";
@@ -183,7 +183,7 @@ std::string UnknownStyleHint(std::string_view style, Dialect d) {
   std::string hint = DidYouMean(style, StyleNames(d));
   if (!hint.empty()) return "; did you mean '" + hint + "'?";
   std::vector<std::string> others = DialectsKnowing(style, d);
-  if (!others.empty()) return "; it is a style of " + Join(others, " and ") + " (--dialect)";
+  if (!others.empty()) return "; it is a style of " + Join(others, " and ") + (switchable ? " (--dialect)" : "");
   return "; known styles: " + Join(StyleNames(d), ", ");
 }
 

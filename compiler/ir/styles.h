@@ -63,8 +63,9 @@ std::vector<std::string> StyleNames(Dialect dialect);
 std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d);
 
 /// What to tell a user whose `style` `d` does not know: "; did you mean 'colwise'?", the
-/// transformers 5.1 rename, the dialects that know it, or the known styles.
-std::string UnknownStyleHint(std::string_view style, Dialect d);
+/// transformers 5.1 rename, the dialects that know it (and `--dialect`, when `switchable`), or the
+/// known styles.
+std::string UnknownStyleHint(std::string_view style, Dialect d, bool switchable = true);
 
 /// The placement `style` gives parameter `p` of module `m` (embedding styles differ per dialect).
 Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p);

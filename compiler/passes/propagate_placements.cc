@@ -279,7 +279,8 @@ bool PropagatePlacements(Analysis& a, Diagnostics& diags) {
   Propagator(a, at_tp).Run();
   for (const Diagnostic& d : at_tp.all()) {
     if (d.severity != Severity::kError) continue;
-    diags.Report(DiagId::kLayoutsAtTp1, d.loc, {std::to_string(at_tp.errors()), d.message});
+    Diagnostic& w = diags.Report(DiagId::kLayoutsAtTp1, d.loc, {std::to_string(at_tp.errors()), d.message});
+    for (const Note& n : d.notes) diags.AddNote(w, n.loc, n.message);
     break;
   }
   return true;

@@ -4,7 +4,6 @@
 // (the fix for #547). Subclasses keep their class, and what that costs depends on the subclass.
 #include "passes/translate_lora.h"
 
-#include "support/strings.h"
 
 namespace tpc {
 namespace {
@@ -87,7 +86,6 @@ Plan TranslateToLora(const Plan& plan, LoraSections sections, Diagnostics& diags
   out.entries = Translate(plan.entries, diags);
   if (sections == LoraSections::kWithSpPlan) out.sp_entries = Translate(plan.sp_entries, diags);
   else out.sp_entries.clear();
-  if (!out.meta.name.empty() && !EndsWith(out.meta.name, "_lora")) out.meta.name += "_lora";
   return out;
 }
 

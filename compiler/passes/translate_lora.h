@@ -21,7 +21,7 @@ enum class LoraSections {
 /// style gets a lora-unconverted note saying what that costs (a lora-unplaced warning when it
 /// shards a linear: the seed has no placement for that linear's adapters). Styles the torch
 /// runtime drops, and the LoRA styles themselves, pass through silently, so translating twice
-/// changes nothing. A named plan gets "_lora" appended to its name.
+/// changes no style.
 Plan TranslateToLora(const Plan& plan, LoraSections sections, Diagnostics& diags);
 
 /// True for colwise_lora, rowwise_lora and sequence_parallel_lora.

@@ -53,17 +53,31 @@ TEST_SUITE("emit plan") {
     REQUIRE(base);
     Plan lora = TranslateToLora(*base, LoraSections::kWithSpPlan, diags);
     std::string text = EmitPlanYaml(lora, "first line\nsecond line");
-    CHECK(text.rfind("# first line\n# second line\nname: nemo/qwen_lora\n", 0) == 0);
+    CHECK(text.rfind("# first line\n# second line\nname: nemo/qwen\n", 0) == 0);
     Reread r = Parse("lora.yaml", text);
     REQUIRE(r.plan);
     CHECK(r.diagnostics == 0);
-    CHECK(r.plan->meta.name == "nemo/qwen_lora");
+    CHECK(r.plan->meta.name == "nemo/qwen");
     CHECK(r.plan->meta.seed == "NeMo AutoModel");
     CHECK(r.plan->meta.sp_mode == SpMode::kReplace);
     CHECK(r.plan->meta.architectures == base->meta.architectures);
     CHECK(r.plan->meta.dialect == Dialect::kTorch);
     CheckSame(r.plan->entries, lora.entries);
     CheckSame(r.plan->sp_entries, lora.sp_entries);
+  }
+
+  TEST_CASE("an SP mode whose section is gone is left out, so the file still loads") {
+    SourceManager sm;
+    Diagnostics diags(sm);
+    std::optional<Plan> base = LoadBundledPlan("nemo/llama", diags);
+    REQUIRE(base);
+    std::string text = EmitPlanYaml(TranslateToLora(*base, LoraSections::kPlanOnly, diags), "");
+    CHECK(text.find("sequence_parallel:") == std::string::npos);
+    Reread r = Parse("plan_only.yaml", text);
+    REQUIRE(r.plan);
+    CHECK(r.diagnostics == 0);
+    CHECK(r.plan->meta.sp_mode == SpMode::kNone);
+    CHECK(r.plan->entries.size() == 11);
   }
 
   TEST_CASE("base-relative keys go back to base_model_tp_plan; keys YAML must quote are quoted") {

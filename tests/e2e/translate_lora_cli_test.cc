@@ -51,6 +51,23 @@ TEST_SUITE("translate-lora-cli") {
     CHECK(bad.out.find("[heads-not-divisible]") != std::string::npos);
   }
 
+  TEST_CASE("translating a LoRA plan again changes nothing below the header") {
+    TempDir dir;
+    REQUIRE(Tpc("translate-lora --plan nemo/qwen -o " + (dir / "once.yaml")).code == 0);
+    REQUIRE(Tpc("translate-lora --plan " + (dir / "once.yaml") + " -o " + (dir / "twice.yaml")).code == 0);
+    std::string once = test::ReadFile(dir / "once.yaml"), twice = test::ReadFile(dir / "twice.yaml");
+    CHECK(twice.rfind("# The LoRA variant of nemo/qwen_lora, written by", 0) == 0);
+    CHECK(once.substr(once.find("\nname:")) == twice.substr(twice.find("\nname:")));
+    CHECK(once.find("origin: translate_to_lora over optimized_tp_plans.py _parallelize_qwen\n") != std::string::npos);
+  }
+
+  TEST_CASE("compile --lora names the plan it was given, not its LoRA form") {
+    test::TpcRun r = Tpc("compile --model tests/data/configs/microsoft__phi-4 --tp 2 --sp --lora --color never -o /dev/null");
+    CHECK(r.code == 0);
+    CHECK(r.out.find("but nemo/phi3 ignores it") != std::string::npos);
+    CHECK(r.out.find("phi3_lora") == std::string::npos);
+  }
+
   TEST_CASE("without -o the plan goes to stdout and the notes to stderr") {
     test::TpcRun r = Tpc("translate-lora --plan rl/qwen", false);
     CHECK(r.code == 0);
@@ -76,7 +93,8 @@ TEST_SUITE("translate-lora-cli") {
     CHECK(r.code == 2);
     CHECK(r.out.find("error: translate-lora rewrites torch styles, and hf/llama is written in dialect hf-v5; ") !=
           std::string::npos);
-    CHECK(r.out.find("Give --model PATH with --plan auto") != std::string::npos);
+    CHECK(r.out.find("so give --model PATH to translate the plan it picks for that model [lora-needs-torch]") !=
+          std::string::npos);
   }
 
   TEST_CASE("bad input: unknown style exits 1, an unwritable -o exits 2, and nothing is written either way") {
@@ -87,6 +105,12 @@ TEST_SUITE("translate-lora-cli") {
     CHECK(r.out.find("plan.yaml:1:29: error: unknown style 'colwsie' for dialect torch; did you mean 'colwise'?") !=
           std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir / "out.yaml"));
+    // An HF-only style is named as such, without pointing at a --dialect this command lacks.
+    test::WriteFile(dir / "hf.yaml", "model.layers.*.mlp.gate_up_proj: packed_colwise\n");
+    test::TpcRun hf = Tpc("translate-lora --color never --plan " + (dir / "hf.yaml"));
+    CHECK(hf.code == 1);
+    CHECK(hf.out.find("unknown style 'packed_colwise' for dialect torch; it is a style of hf-v5 [unknown-style]") !=
+          std::string::npos);
 
     test::TpcRun w = Tpc("translate-lora --plan nemo/llama -o " + (dir / "no/such/dir/out.yaml"));
     CHECK(w.code == 2);

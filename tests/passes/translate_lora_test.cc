@@ -106,7 +106,7 @@ TEST_SUITE("translate-lora") {
 
   TEST_CASE("nemo/llama: every plan entry converts; under SP the embedding and the two norms stay") {
     Translated t = Run(Bundled("nemo/llama"), LoraSections::kWithSpPlan);
-    CHECK(t.plan.meta.name == "nemo/llama_lora");
+    CHECK(t.plan.meta.name == "nemo/llama");  // the command renames; compile keeps the name
     REQUIRE(t.plan.entries.size() == 11);
     for (const PlanEntry& e : t.plan.entries) CHECK(IsLoraStyle(e.style));
     REQUIRE(t.plan.sp_entries.size() == 7);
@@ -200,6 +200,18 @@ TEST_SUITE("compile --lora under torch") {
     int adapters = 0;
     for (const ProgramParam& param : p.params) adapters += !param.adapter.empty();
     CHECK(adapters == 2 * 6 * 2);  // q, k, v, gate, up, down in 2 layers; o_proj none
+
+    // At tp 1 NeMo parallelizes nothing and translates nothing: every linear keeps its adapters.
+    o.check.tp = 1;
+    test::CompileRun one = test::CompileTexts(test::kTinyLlama,
+                                              "model.layers.*.self_attn.q_proj: colwise\n"
+                                              "model.layers.*.self_attn.k_proj: colwise\n"
+                                              "model.layers.*.self_attn.v_proj: colwise\n"
+                                              "model.layers.*.self_attn.o_proj: gemma4_rowwise\n",
+                                              o);
+    REQUIRE(one.program);
+    CHECK(std::count(one.codes.begin(), one.codes.end(), "lora-unplaced") == 0);
+    CHECK(Find(*one.program, "model.layers.0.self_attn.o_proj.lora_A.weight"));
   }
 }
 

@@ -49,18 +49,50 @@ bool ParseInt(const std::string& v, long lo, long hi, long* out) {
   return true;
 }
 
+// The flags of every command that loads a model and a plan.
+struct InputFlags {
+  std::string* model_path;
+  tpc::PlanRequest* plan;
+  std::string* arch_dir;
+  std::string* color;
+};
+const std::vector<std::string> kInputFlags = {"--model", "--plan", "--transformers", "--arch-dir", "--color", "--no-color"};
+
+// Takes args[i] when it is one of kInputFlags: true with `*code` -1 when it was taken, true with the
+// exit code when it was malformed, false when it is not an input flag.
+bool TakeInputFlag(const std::vector<std::string>& args, size_t& i, const InputFlags& f, int* code) {
+  std::string v;
+  *code = -1;
+  if (TakeValue(args, i, "--model", &v)) *f.model_path = v;
+  else if (TakeValue(args, i, "--plan", &v)) f.plan->plan = v;
+  else if (TakeValue(args, i, "--arch-dir", &v)) *f.arch_dir = v;
+  else if (TakeValue(args, i, "--transformers", &v)) {
+    if (v != "4" && v != "5") *code = Usage("--transformers takes 4 or 5, got '" + v + "'");
+    else f.plan->transformers = v[0] - '0';
+  } else if (TakeValue(args, i, "--color", &v)) {
+    if (v != "auto" && v != "always" && v != "never") *code = Usage("--color takes auto, always or never");
+    else *f.color = v;
+  } else if (args[i] == "--no-color") *f.color = "never";
+  else return false;
+  return true;
+}
+
+int UnknownArgument(const std::string& a, std::vector<std::string> flags) {
+  flags.insert(flags.end(), kInputFlags.begin(), kInputFlags.end());
+  std::string hint = tpc::DidYouMean(a, flags);
+  return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+}
+
 int Check(const std::vector<std::string>& args) {
   tpc::CheckRequest req;
   std::string color = "auto";
+  InputFlags input{&req.model_path, &req.plan, &req.arch_dir, &color};
   for (size_t i = 0; i < args.size(); ++i) {
     std::string v;
     const std::string& a = args[i];
-    if (TakeValue(args, i, "--model", &v)) req.model_path = v;
-    else if (TakeValue(args, i, "--plan", &v)) req.plan.plan = v;
-    else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
-    else if (TakeValue(args, i, "--transformers", &v)) {
-      if (v != "4" && v != "5") return Usage("--transformers takes 4 or 5, got '" + v + "'");
-      req.plan.transformers = v[0] - '0';
+    int code = -1;
+    if (TakeInputFlag(args, i, input, &code)) {
+      if (code >= 0) return code;
     } else if (TakeValue(args, i, "--tp", &v)) {
       long tp = 0;
       if (!ParseInt(v, 1, 1 << 20, &tp)) return Usage("--tp takes a positive integer, got '" + v + "'");
@@ -75,19 +107,12 @@ int Check(const std::vector<std::string>& args) {
       else if (v == "json") req.format = tpc::OutputFormat::kJson;
       else if (v == "sarif") req.format = tpc::OutputFormat::kSarif;
       else return Usage("--format takes text, json or sarif, got '" + v + "'");
-    } else if (TakeValue(args, i, "--color", &v)) {
-      if (v != "auto" && v != "always" && v != "never") return Usage("--color takes auto, always or never");
-      color = v;
     } else if (a == "--kv-replication") {
       req.options.kv_replication = true;
     } else if (a == "--sp") {
       req.plan.sequence_parallel = true;
-    } else if (a == "--no-color") {
-      color = "never";
     } else {
-      std::string hint = tpc::DidYouMean(a, {"--model", "--plan", "--tp", "--dialect", "--format", "--color",
-                                             "--kv-replication", "--sp", "--transformers", "--arch-dir", "--no-color"});
-      return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return UnknownArgument(a, {"--tp", "--dialect", "--format", "--kv-replication", "--sp"});
     }
   }
   if (req.model_path.empty()) return Usage("check needs --model PATH (a config.json or a checkpoint directory)");
@@ -104,17 +129,15 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
   tpc::CompileRequest req;
   req.explain = explain;
   std::string color = "auto";
-  const std::vector<std::string> flags = {"--model", "--plan", "--tp", "--dialect", "--kv-replication", "--sp",
-                                          "--lora", "--lora-rank", "--transformers", "--dtype", "--link-gbps", "--tokens", "-o",
-                                          "--output", "--dot", "--arch-dir", "--color", "--no-color"};
+  InputFlags input{&req.model_path, &req.plan, &req.arch_dir, &color};
   for (size_t i = 0; i < args.size(); ++i) {
     std::string v;
     const std::string& a = args[i];
     long n = 0;
-    if (TakeValue(args, i, "--model", &v)) req.model_path = v;
-    else if (TakeValue(args, i, "--plan", &v)) req.plan.plan = v;
-    else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
-    else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
+    int code = -1;
+    if (TakeInputFlag(args, i, input, &code)) {
+      if (code >= 0) return code;
+    } else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
     else if (TakeValue(args, i, "--dot", &v)) req.dot = v;
     else if (TakeValue(args, i, "--dtype", &v)) req.options.dtype = v;
     else if (TakeValue(args, i, "--tp", &v)) {
@@ -137,23 +160,15 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
       if (!d) return Usage("--dialect takes torch, hf-v4 or hf-v5, got '" + v + "'");
       req.options.check.dialect = *d;
       req.dialect_given = true;
-    } else if (TakeValue(args, i, "--transformers", &v)) {
-      if (v != "4" && v != "5") return Usage("--transformers takes 4 or 5, got '" + v + "'");
-      req.plan.transformers = v[0] - '0';
-    } else if (TakeValue(args, i, "--color", &v)) {
-      if (v != "auto" && v != "always" && v != "never") return Usage("--color takes auto, always or never");
-      color = v;
     } else if (a == "--kv-replication") {
       req.options.check.kv_replication = true;
     } else if (a == "--sp") {
       req.options.sequence_parallel = true;
     } else if (a == "--lora") {
       req.options.lora = true;
-    } else if (a == "--no-color") {
-      color = "never";
     } else {
-      std::string hint = tpc::DidYouMean(a, flags);
-      return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return UnknownArgument(a, {"--tp", "--dialect", "--kv-replication", "--sp", "--lora", "--lora-rank", "--dtype",
+                                 "--link-gbps", "--tokens", "-o", "--output", "--dot"});
     }
   }
   const char* cmd = explain ? "explain" : "compile";
@@ -178,29 +193,24 @@ int Plans(const std::vector<std::string>& args) {
 int TranslateLora(const std::vector<std::string>& args) {
   tpc::TranslateLoraRequest req;
   std::string color = "auto";
+  InputFlags input{&req.model_path, &req.plan, &req.arch_dir, &color};
+  bool transformers_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string v;
-    const std::string& a = args[i];
-    if (TakeValue(args, i, "--model", &v)) req.model_path = v;
-    else if (TakeValue(args, i, "--plan", &v)) req.plan.plan = v;
-    else if (TakeValue(args, i, "--arch-dir", &v)) req.arch_dir = v;
-    else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
-    else if (TakeValue(args, i, "--transformers", &v)) {
-      if (v != "4" && v != "5") return Usage("--transformers takes 4 or 5, got '" + v + "'");
-      req.plan.transformers = v[0] - '0';
-    } else if (TakeValue(args, i, "--color", &v)) {
-      if (v != "auto" && v != "always" && v != "never") return Usage("--color takes auto, always or never");
-      color = v;
-    } else if (a == "--no-color") {
-      color = "never";
+    int code = -1;
+    transformers_given |= tpc::StartsWith(args[i], "--transformers");
+    if (TakeInputFlag(args, i, input, &code)) {
+      if (code >= 0) return code;
+    } else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) {
+      req.output = v;
     } else {
-      std::string hint = tpc::DidYouMean(a, {"--model", "--plan", "--transformers", "-o", "--output", "--arch-dir",
-                                             "--color", "--no-color"});
-      return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return UnknownArgument(args[i], {"-o", "--output"});
     }
   }
   if (req.model_path.empty() && (req.plan.plan.empty() || req.plan.plan == "auto"))
     return Usage("translate-lora needs --plan NAME|PATH, or --model PATH to translate the plan chosen for it");
+  if (req.model_path.empty() && transformers_given)
+    return Usage("--transformers says which _tp_plan a model carries; it needs --model PATH");
   req.color = UseColor(color);
   return tpc::RunTranslateLoraCommand(req, std::cout, std::cerr);
 }
