@@ -13,6 +13,15 @@ enum class Layout {
   kPartial,    ///< every rank holds a partial sum that still needs an all-reduce
 };
 
+/// One-letter layouts for the tables that list many of them (the style table, reshard rules):
+/// Replicate, Shard(last), sequence shard (Q), Partial.
+namespace layouts {
+constexpr Layout R = Layout::kReplicate;
+constexpr Layout S = Layout::kShardLast;
+constexpr Layout Q = Layout::kShardSeq;
+constexpr Layout P = Layout::kPartial;
+}  // namespace layouts
+
 /// An activation on one dataflow edge: its layout and whether it is a plain local tensor (a torch
 /// style with use_local_output=True, or any hf-v5 style) or a DTensor that carries its layout.
 struct Activation {

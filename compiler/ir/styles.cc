@@ -7,10 +7,7 @@
 namespace tpc {
 namespace {
 
-constexpr Layout R = Layout::kReplicate;
-constexpr Layout S = Layout::kShardLast;
-constexpr Layout Q = Layout::kShardSeq;
-constexpr Layout P = Layout::kPartial;
+using namespace layouts;  // R, S, Q, P
 constexpr bool kLocal = true;
 constexpr bool kDTensor = false;
 

@@ -15,10 +15,7 @@
 namespace tpc {
 namespace {
 
-constexpr Layout R = Layout::kReplicate;
-constexpr Layout S = Layout::kShardLast;
-constexpr Layout Q = Layout::kShardSeq;
-constexpr Layout P = Layout::kPartial;
+using namespace layouts;  // R, S, Q, P
 
 std::optional<CollectiveKind> KindFor(Layout from, Layout to) {
   if (from == P && to == R) return CollectiveKind::kAllReduce;
