@@ -5,6 +5,14 @@
 #include "passes/translate_lora.h"
 
 namespace tpc {
+namespace {
+
+// NeMo translates the plan to LoRA styles when it parallelizes (tp > 1) a torch model with adapters.
+bool TranslatesToLora(const CompileOptions& opts) {
+  return opts.lora && opts.check.dialect == Dialect::kTorch && opts.check.tp > 1;
+}
+
+}  // namespace
 
 Lowering::Lowering(const Analysis& analysis, const CompileOptions& options)
     : a(analysis), opts(options), mods(analysis.model.modules()) {
@@ -41,9 +49,9 @@ int Lowering::AttentionOf(int m) const {
 bool Lowering::HasLora(int m) const {
   const Module& mod = mods[m];
   if (!opts.lora || mod.kind != ModuleKind::kLinear || mod.role == "lm_head" || mod.params.empty()) return false;
-  if (opts.check.dialect != Dialect::kTorch || opts.check.tp <= 1) return true;
-  // Under torch the plan went through translate_to_lora: a linear sharded by a style it left
-  // unconverted has no placement for its adapters (reported as lora-unplaced).
+  if (!TranslatesToLora(opts)) return true;
+  // The plan went through translate_to_lora: a linear sharded by a style it left unconverted has
+  // no placement for its adapters (reported as lora-unplaced).
   int e = a.EntryFor(m);
   const StyleInfo* s = e >= 0 ? a.EffectiveStyle(e) : nullptr;
   return !s || s->split == WeightSplit::kNone || IsLoraStyle(s->name);
@@ -61,9 +69,8 @@ bool Lowering::SequenceLocalUsers(int m) const {
 
 std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const CompileOptions& opts,
                                Diagnostics& diags) {
-  // NeMo translates the plan to LoRA styles when it parallelizes (tp > 1) a model with adapters.
   std::optional<Plan> lora_plan;
-  if (opts.lora && opts.check.dialect == Dialect::kTorch && opts.check.tp > 1) lora_plan = TranslateToLora(plan, LoraSections::kPlanOnly, diags);
+  if (TranslatesToLora(opts)) lora_plan = TranslateToLora(plan, LoraSections::kPlanOnly, diags);
   Analysis a(model, lora_plan ? *lora_plan : plan, opts.check);
   if (!RunChecks(a, diags)) return std::nullopt;
   Program p;
