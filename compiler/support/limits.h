@@ -1,0 +1,48 @@
+#ifndef TPC_SUPPORT_LIMITS_H_
+#define TPC_SUPPORT_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tpc::limits {
+
+// Every bound tpc puts on its input, in one place. Each is far above any real model or plan (the
+// largest real figure is given beside it) and far below what would exhaust memory, time or 64-bit
+// arithmetic, so hostile input ends in a clear error instead of a hang, a crash or a wrong number.
+
+/// Bytes tpc reads from one input file (config.json, plan, architecture template). Real ones are
+/// under 1 MiB (Llama-3.1-405B's config: 1 KiB; the largest bundled plan: 4 KiB).
+inline constexpr std::size_t kMaxInputBytes = 64u << 20;
+
+/// Decoder layers a config may declare (Llama-3.1-405B: 126; DeepSeek-V3: 61).
+inline constexpr int64_t kMaxLayers = 10'000;
+
+/// Entries in one plan, duplicates included (real plans: under 40).
+inline constexpr std::size_t kMaxPlanEntries = 100'000;
+
+/// Nesting depth of an architecture-template expression (real ones: 3).
+inline constexpr int kMaxExprDepth = 64;
+
+/// Scalars flattened from one layer's `block_configs` entry (Nemotron-NAS: about 10). Bounds the
+/// work a YAML alias bomb can cause, since aliases share nodes that flattening would expand.
+inline constexpr std::size_t kMaxBlockConfigScalars = 10'000;
+
+/// Largest value of one dimension, head count or other size read from a config (real vocabularies:
+/// about 2^18).
+inline constexpr int64_t kMaxDimension = int64_t{1} << 40;
+
+/// Elements in the whole model, every parameter summed (DeepSeek-V3: 6.7e11, about 2^39.3). At 8
+/// bytes per element this keeps every byte count tpc computes below 2^55, inside int64.
+inline constexpr int64_t kMaxModelElements = int64_t{1} << 52;
+
+/// Characters a did-you-mean suggestion compares; longer words get no suggestion (edit distance
+/// is quadratic in length).
+inline constexpr std::size_t kMaxSuggestLength = 256;
+
+/// Characters of a source line quoted under a diagnostic; a longer line is cut to a window around
+/// the caret.
+inline constexpr std::size_t kMaxQuotedLine = 160;
+
+}  // namespace tpc::limits
+
+#endif  // TPC_SUPPORT_LIMITS_H_
