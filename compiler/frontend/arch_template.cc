@@ -193,19 +193,20 @@ bool ArchRegistry::Load(const std::string& extra_dir, Diagnostics& diags) {
   std::sort(files.begin(), files.end());
   for (const auto& p : files) {
     std::string text;
-    std::optional<ArchTemplate> t;
-    if (ReadTextFile(p.string(), &text, diags)) t = ParseArchTemplate(p.string(), text, diags);
-    if (!t) {
-      ok = false;
-      continue;
-    }
-    // A template from --arch-dir replaces a bundled one for the same model types.
-    for (const std::string& mt : t->model_types)
-      for (Source& old : sources_) std::erase(old.model_types, mt);
-    std::vector<std::string> types = t->model_types;
-    sources_.insert(sources_.begin(), Source{p.string(), std::move(types), std::move(text), std::move(t)});
+    ok &= ReadTextFile(p.string(), &text, diags) && Add(p.string(), std::move(text), diags);
   }
   return ok;
+}
+
+bool ArchRegistry::Add(const std::string& path, std::string text, Diagnostics& diags) {
+  std::optional<ArchTemplate> t = ParseArchTemplate(path, text, diags);
+  if (!t) return false;
+  // An added template replaces a bundled one for the same model types.
+  for (const std::string& mt : t->model_types)
+    for (Source& old : sources_) std::erase(old.model_types, mt);
+  std::vector<std::string> types = t->model_types;
+  sources_.insert(sources_.begin(), Source{path, std::move(types), std::move(text), std::move(t)});
+  return true;
 }
 
 const ArchTemplate* ArchRegistry::Find(const std::string& model_type, Diagnostics& diags) const {

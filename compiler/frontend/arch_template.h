@@ -64,6 +64,9 @@ class ArchRegistry {
  public:
   /// Indexes the bundled templates and parses every *.yaml in `extra_dir` (which win).
   bool Load(const std::string& extra_dir, Diagnostics& diags);
+  /// Parses one template (text read from `path`) and puts it before the others; false (reported)
+  /// when it does not parse.
+  bool Add(const std::string& path, std::string text, Diagnostics& diags);
   /// Returns the template for a model_type (parsing it now if needed), or nullptr; a template that
   /// fails to parse is reported into `diags`.
   const ArchTemplate* Find(const std::string& model_type, Diagnostics& diags) const;
