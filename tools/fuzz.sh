@@ -4,7 +4,7 @@
 # build/fuzz/corpus/TARGET (seeded from the same directories ctest replays), and writes any crash,
 # timeout or leak to build/fuzz/artifacts/TARGET/. A reproducer worth keeping goes, minimized
 # (-minimize_crash=1), into tests/fuzz/repro/TARGET/, where the fuzz_replay_TARGET ctest runs it.
-# Needs clang from Debian (`apt-get install clang`); the normal build does not.
+# Needs clang and libFuzzer from Debian: tools/setup.sh --fuzz installs them; the normal build does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh plan|config|arch [MINUTES] [-- libFuzzer flags]}

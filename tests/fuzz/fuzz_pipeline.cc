@@ -25,6 +25,36 @@ namespace {
 // Keeps the optimizer from dropping a rendering whose result nobody reads.
 volatile size_t sink;
 
+// What every compiled program must satisfy whatever the input: positive global shapes, per-rank
+// slices inside the tensor that cover its sharded dim exactly `replicas` times, non-negative local
+// shapes, and positive sizes for collectives and parameter bytes.
+void CheckProgram(const Program& p) {
+  for (const ProgramParam& param : p.params) {
+    for (int64_t d : param.global_shape)
+      if (d <= 0) Broken("a parameter has a non-positive global dimension");
+    for (int r = 0; r < p.tp; ++r)
+      for (int64_t d : param.LocalShape(r))
+        if (d < 0) Broken("a rank holds a negative dimension");
+    if (param.ranks.empty()) continue;
+    int dim = param.placement.dim < 0 ? param.placement.dim + static_cast<int>(param.global_shape.size())
+                                      : param.placement.dim;
+    if (dim < 0 || dim >= static_cast<int>(param.global_shape.size())) Broken("a shard dim outside the tensor");
+    int64_t covered = 0;
+    for (const std::vector<Slice>& slices : param.ranks)
+      for (const Slice& s : slices) {
+        if (s.start < 0 || s.length < 0 || s.start > param.global_shape[dim] - s.length)
+          Broken("a slice outside its tensor");
+        covered += s.length;
+      }
+    if (covered != param.global_shape[dim] * param.replicas) Broken("slices do not tile the sharded dim");
+  }
+  for (const Collective& c : p.collectives)
+    if (c.bytes_per_token <= 0 || c.elements_per_token <= 0) Broken("a collective moves no bytes");
+  if (p.summary.param_bytes_total <= 0) Broken("the model has no bytes");
+  for (int64_t b : p.summary.param_bytes_per_rank)
+    if (b < 0) Broken("a rank holds negative bytes");
+}
+
 }  // namespace
 
 ArchRegistry Registry() {
@@ -79,6 +109,7 @@ void RunPipeline(const ModelGraph& model, const Plan& plan, Diagnostics& diags) 
       Diagnostics run(sm);
       std::optional<Program> program = Compile(model, p, opts, run);
       if (program) {
+        CheckProgram(*program);
         sink = EmitProgramJson(*program).size() + EmitBlockDot(*program, model).size() +
                RenderExplain(*program, model).size();
       } else if (!run.has_errors()) {
