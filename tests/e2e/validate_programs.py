@@ -86,7 +86,11 @@ def main():
         corpus = json.load(f)
 
     cases = [(cfg, os.path.join(src, plan), flags, True) for cfg, plan, flags in PINNED]
-    tmp = tempfile.mkdtemp(prefix="tpc-programs-")
+    with tempfile.TemporaryDirectory(prefix="tpc-programs-") as tmp:
+        return run_cases(args, src, validator, corpus, cases, tmp)
+
+
+def run_cases(args, src, validator, corpus, cases, tmp):
     configs = sorted(os.listdir(os.path.join(src, "tests/data/configs")))
     for cfg in configs:
         with open(os.path.join(src, "tests/data/configs", cfg, "config.json")) as f:
