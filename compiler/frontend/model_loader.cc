@@ -5,44 +5,13 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "frontend/config_values.h"
+#include "support/limits.h"
 #include "support/strings.h"
 #include "support/yaml_file.h"
 
 namespace tpc {
 namespace {
-
-// A config field the template needs is missing; carries what needed it.
-struct MissingField {
-  std::string field;
-  std::string needed_for;
-};
-
-// Transparent hashing: variables are looked up by string_view without building a string.
-struct NameHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using VarMap = std::unordered_map<std::string, double, NameHash, std::equal_to<>>;
-
-std::optional<double> ScalarValue(const YAML::Node& n) {
-  if (!n.IsScalar()) return std::nullopt;
-  const std::string& s = n.Scalar();
-  if (s == "true" || s == "True") return 1.0;
-  if (s == "false" || s == "False") return 0.0;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0') return std::nullopt;
-  return v;
-}
-
-// Flattens {attention: {n_heads_in_group: 8}} into "block.attention.n_heads_in_group" = 8.
-void Flatten(const YAML::Node& n, const std::string& prefix, VarMap* out) {
-  if (n.IsMap()) {
-    for (const auto& kv : n) Flatten(kv.second, prefix + "." + kv.first.as<std::string>(), out);
-  } else if (std::optional<double> v = ScalarValue(n)) {
-    (*out)[prefix] = *v;
-  }
-}
 
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
@@ -50,80 +19,226 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
   return s;
 }
 
+// What an expression's value is for: a size (shape, heads, segments, layer count) must be a
+// positive integer; a condition (when, bias, tie_when) takes any number or boolean.
+enum class Use { kCondition, kSize };
+
+// A template default (head_dim: hidden_size // num_attention_heads), evaluated on first use, with
+// the config values it read: its provenance in messages.
+struct Derived {
+  bool done = false;
+  bool in_progress = false;
+  double value = 0;
+  std::vector<const ConfigValue*> reads;
+};
+
 class Expander {
  public:
-  Expander(const ArchTemplate& t, VarMap vars, YAML::Node block_configs, ModelGraph& g)
-      : t_(t), vars_(std::move(vars)), blocks_(block_configs), g_(g) {}
+  Expander(const ArchTemplate& t, const ConfigFields& fields, const YAML::Node& blocks, int file, ModelGraph& g)
+      : t_(t), fields_(fields), blocks_(blocks ? blocks : YAML::Node()), file_(file), g_(g) {
+    if (!blocks_.IsNull()) blocks_loc_ = LocOf(file_, blocks_, 1);
+  }
 
   void Run() {
     for (const ModuleTemplate& m : t_.pre) AddModule(m, "", -1, /*layer_in=*/-1);
-    int64_t n = Int(t_.layers_count, "the number of layers");
-    if (n < 0 || n > 1'000'000) throw MissingField{"", "the number of layers (" + std::to_string(n) + ") is out of range"};
+    // Bounded before anything is allocated per layer.
+    int64_t n = Size(t_.layers_count, "the number of layers", "", limits::kMaxLayers);
     g_.num_layers = static_cast<int>(n);
     // Each layer adds its modules plus about three containers.
     g_.Reserve(t_.pre.size() + t_.post.size() + static_cast<size_t>(n) * (t_.layer.size() + 4) + 8);
     int prev = Resolve(Base(t_.layers_in), "layers.in");
     std::string path = Base(t_.layers_path);
+    size_t block_nodes = 0;
     for (int64_t i = 0; i < n; ++i) {
       layer_ = static_cast<int>(i);
-      layer_vars_.clear();
-      if (blocks_ && blocks_.IsSequence() && i < static_cast<int64_t>(blocks_.size()))
-        Flatten(blocks_[i], "block", &layer_vars_);
+      layer_fields_.clear();
+      if (blocks_.IsSequence() && i < static_cast<int64_t>(blocks_.size()))
+        FlattenBlock(file_, blocks_[i], layer_, blocks_loc_, &block_nodes, &layer_fields_);
       std::string lp = path + "." + std::to_string(i) + ".";
       for (const ModuleTemplate& m : t_.layer) AddModule(m, lp, static_cast<int>(i), prev);
       prev = Resolve(lp + t_.layers_out, "layers.out");
     }
     layer_ = -1;
+    layer_fields_.clear();
     layers_out_ = prev;
     for (const ModuleTemplate& m : t_.post) AddModule(m, "", -1, -1);
   }
 
  private:
   const ArchTemplate& t_;
-  VarMap vars_;
-  VarMap layer_vars_;
-  YAML::Node blocks_;
+  const ConfigFields& fields_;
+  YAML::Node blocks_;  // block_configs, or null
+  SourceLoc blocks_loc_;
+  int file_;
   ModelGraph& g_;
   int layer_ = -1;
   int layers_out_ = -1;
-  std::unordered_map<const Expr*, std::optional<double>> cache_;  // nullopt: reads per-layer variables
+  int64_t elements_ = 0;  // of every parameter so far
+  ConfigFields layer_fields_;
+  std::unordered_map<std::string, Derived> derived_;
+  // How the expression now being evaluated uses its values, and where it records what it read.
+  Use use_ = Use::kCondition;
+  std::vector<const ConfigValue*>* reads_ = nullptr;
+  int in_default_ = 0;  // defaults see no per-layer values
+  const char* what_ = "";  // what the expression now being evaluated is for, and its module
+  const std::string* module_ = nullptr;
+  std::unordered_map<const Expr*, std::optional<double>> cache_;  // nullopt: reads per-layer values
   // Modules dropped by `when` act as identities: their name resolves to their inputs.
   std::unordered_map<std::string, std::vector<int>> skipped_;
 
   std::string Base(const std::string& s) const { return ReplaceAll(s, "{base}", g_.base_prefix); }
 
-  std::optional<double> Lookup(std::string_view name) const {
-    if (name == "layer") return layer_ < 0 ? std::nullopt : std::optional<double>(layer_);
-    if (name.substr(0, 4) == "has.") {
-      std::string_view rest = name.substr(4);
-      return (layer_vars_.find(rest) != layer_vars_.end() || vars_.find(rest) != vars_.end()) ? 1.0 : 0.0;
+  const ConfigValue* Field(std::string_view name) const {
+    if (in_default_ == 0)
+      if (auto it = layer_fields_.find(name); it != layer_fields_.end()) return &it->second;
+    if (auto it = fields_.find(name); it != fields_.end()) return &it->second;
+    return nullptr;
+  }
+  const Expr* Default(std::string_view name) const {
+    for (const auto& [n, e] : t_.defaults)
+      if (n == name) return &e;
+    return nullptr;
+  }
+
+  // Sets how the next evaluation uses its values, and restores the outer one at scope exit.
+  struct Scope {
+    Expander& x;
+    Use use;
+    std::vector<const ConfigValue*>* reads;
+    Scope(Expander& e, Use u, std::vector<const ConfigValue*>* r) : x(e), use(e.use_), reads(e.reads_) {
+      x.use_ = u;
+      x.reads_ = r;
     }
-    if (auto it = layer_vars_.find(name); it != layer_vars_.end()) return it->second;
-    if (auto it = vars_.find(name); it != vars_.end()) return it->second;
+    ~Scope() {
+      x.use_ = use;
+      x.reads_ = reads;
+    }
+  };
+
+  // A null field counts as absent, as in transformers: the template's default applies.
+  bool Has(std::string_view name) {
+    if (const ConfigValue* v = Field(name); v && v->kind != ConfigValue::kNull) return true;
+    const Expr* d = Default(name);
+    if (!d) return false;
+    std::vector<const ConfigValue*> ignored;
+    Scope scope(*this, Use::kCondition, &ignored);
+    try {
+      ReadDerived(std::string(name), *d);
+    } catch (const ExprError&) {
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<double> Lookup(std::string_view name) {
+    if (name == "layer") return layer_ < 0 || in_default_ ? std::nullopt : std::optional<double>(layer_);
+    if (StartsWith(name, "has.")) return Has(name.substr(4)) ? 1.0 : 0.0;
+    if (const ConfigValue* v = Field(name); v && v->kind != ConfigValue::kNull) {
+      std::string problem = use_ == Use::kSize ? SizeProblem(*v) : ConditionProblem(*v);
+      if (!problem.empty()) throw ConfigError{DiagId::kBadConfigField, v->loc, {v->name, problem}};
+      reads_->push_back(v);
+      return v->value;
+    }
+    if (const Expr* d = Default(name)) return ReadDerived(std::string(name), *d);
     return std::nullopt;
   }
 
-  // Most expressions (shapes, head counts) read no per-layer variable: they are evaluated once and
-  // reused for every layer. `what` names the purpose; the message is only built on failure.
-  double Eval(const Expr& e, const char* what, const std::string& module = "") {
+  std::optional<double> ReadDerived(const std::string& name, const Expr& e) {
+    Derived& d = derived_[name];
+    if (!d.done) {
+      if (d.in_progress) return std::nullopt;  // a cycle among defaults: as if missing
+      d.in_progress = true;
+      std::vector<const ConfigValue*> reads;
+      {
+        Scope scope(*this, Use::kCondition, &reads);
+        ++in_default_;
+        try {
+          d.value = e.Eval([this](std::string_view n) { return Lookup(n); });
+        } catch (...) {
+          --in_default_;
+          d.in_progress = false;
+          throw;
+        }
+        --in_default_;
+      }
+      d.in_progress = false;
+      d.done = true;
+      d.reads = std::move(reads);
+    }
+    if (use_ == Use::kSize) {
+      for (const ConfigValue* v : d.reads)
+        if (std::string problem = SizeProblem(*v); !problem.empty())
+          throw ConfigError{DiagId::kBadConfigField, v->loc, {v->name, problem}};
+      CheckComputedSize(name + " = " + e.text(), d.value, d.reads, Purpose(what_, module_ ? *module_ : std::string()),
+                        limits::kMaxDimension, t_.file);
+    }
+    reads_->insert(reads_->end(), d.reads.begin(), d.reads.end());
+    return d.value;
+  }
+
+  // A missing variable: the config's null is blamed where it stands, an absent field on the file.
+  [[noreturn]] void Missing(const std::string& name, const std::string& purpose) {
+    const ConfigValue* v = Field(name);
+    std::string shown = name;
+    if (StartsWith(name, "block.")) {
+      if (!blocks_.IsNull() && !blocks_.IsSequence())
+        throw ConfigError{DiagId::kBadConfigField, blocks_loc_,
+                          {"block_configs", "must be a list with one mapping per layer, got " +
+                                                std::string(NodeTypeName(blocks_))}};
+      shown = "block_configs[" + std::to_string(layer_) + "]" + name.substr(5);
+    }
+    SourceLoc loc = v ? v->loc : SourceLoc{file_, 0, 0, 0};
+    throw ConfigError{DiagId::kMissingConfigField, loc, {shown, t_.family, "for " + purpose}};
+  }
+
+  // Most expressions (shapes, head counts) read no per-layer value: they are evaluated and checked
+  // once and reused for every layer. The message is only built on failure.
+  double Eval(const Expr& e, Use use, const char* what, const std::string& module,
+              std::vector<const ConfigValue*>* reads) {
+    Scope scope(*this, use, reads);
+    what_ = what;
+    module_ = &module;
+    try {
+      return e.Eval([this](std::string_view n) { return Lookup(n); });
+    } catch (const ExprError& err) {
+      Missing(err.what(), Purpose(what, module));
+    }
+  }
+  static std::string Purpose(const char* what, const std::string& module) {
+    return std::string(what) + (module.empty() ? "" : " '" + module + "'");
+  }
+  bool PerLayer(const Expr& e) const {
+    for (const std::string& var : e.Variables())
+      if (var == "layer" || StartsWith(var, "block.") || StartsWith(var, "has.")) return true;
+    return false;
+  }
+  double Condition(const Expr& e, const char* what, const std::string& module) {
     auto cached = cache_.find(&e);
     if (cached != cache_.end() && cached->second) return *cached->second;
-    double v;
-    try {
-      v = e.Eval([this](std::string_view n) { return Lookup(n); });
-    } catch (const ExprError& err) {
-      throw MissingField{err.what(), std::string(what) + (module.empty() ? "" : " '" + module + "'")};
-    }
-    if (cached == cache_.end()) {
-      bool per_layer = false;
-      for (const std::string& var : e.Variables())
-        per_layer |= var == "layer" || var.rfind("block.", 0) == 0 || var.rfind("has.", 0) == 0;
-      cache_.emplace(&e, per_layer ? std::nullopt : std::optional<double>(v));
-    }
+    std::vector<const ConfigValue*> reads;
+    double v = Eval(e, Use::kCondition, what, module, &reads);
+    if (cached == cache_.end()) cache_.emplace(&e, PerLayer(e) ? std::nullopt : std::optional<double>(v));
     return v;
   }
-  int64_t Int(const Expr& e, const char* what, const std::string& module = "") {
-    return std::llround(Eval(e, what, module));
+  int64_t Size(const Expr& e, const char* what, const std::string& module, int64_t max = limits::kMaxDimension) {
+    auto cached = cache_.find(&e);
+    if (cached != cache_.end() && cached->second) return static_cast<int64_t>(*cached->second);
+    std::vector<const ConfigValue*> reads;
+    double v = Eval(e, Use::kSize, what, module, &reads);
+    CheckComputedSize(e.text(), v, reads, Purpose(what, module), max, t_.file);
+    if (cached == cache_.end()) cache_.emplace(&e, PerLayer(e) ? std::nullopt : std::optional<double>(v));
+    return static_cast<int64_t>(v);
+  }
+
+  // The model's element count stays under kMaxModelElements, so byte sums downstream fit int64.
+  void CountElements(const Param& p, const std::string& module) {
+    int64_t n = 1;
+    bool over = false;
+    for (int64_t d : p.shape) over |= __builtin_mul_overflow(n, d, &n);
+    over |= __builtin_add_overflow(elements_, n, &elements_);
+    if (over || elements_ > limits::kMaxModelElements)
+      throw ConfigError{DiagId::kModelTooLarge, {file_, 0, 0, 0},
+                        {std::to_string(limits::kMaxModelElements), module + "." + p.name}};
   }
 
   // Appends the module ids `name` stands for in the dataflow (several when it names a dropped
@@ -138,14 +253,17 @@ class Expander {
         return;
       }
     int id = g_.Find(name);
-    if (id < 0) throw MissingField{"", "input '" + name + "' of '" + user + "' is not declared before it"};
+    if (id < 0) TemplateError("input '" + name + "' of '" + user + "' is not declared before it");
     add(id);
   }
   int Resolve(const std::string& name, const std::string& what) {
     std::vector<int> ids;
     AppendInputs(name, what, &ids);
-    if (ids.size() != 1) throw MissingField{"", what + " '" + name + "' must name one module"};
+    if (ids.size() != 1) TemplateError(what + " '" + name + "' must name one module");
     return ids[0];
+  }
+  [[noreturn]] void TemplateError(const std::string& message) {
+    throw ConfigError{DiagId::kBadArchTemplate, {t_.file, 0, 0, 0}, {message}};
   }
 
   void AddModule(const ModuleTemplate& mt, const std::string& layer_prefix, int layer, int layer_in) {
@@ -165,7 +283,7 @@ class Expander {
         AppendInputs(scratch, what, &inputs);
       }
     }
-    if (mt.when && Eval(*mt.when, "the condition of", what) == 0) {
+    if (mt.when && Condition(*mt.when, "the condition of", what) == 0) {
       skipped_[m.name] = inputs;
       return;
     }
@@ -178,21 +296,22 @@ class Expander {
     m.fused = mt.fused;
     if (!mt.weight.empty()) {
       Param w{"weight", {}, ""};
-      for (const Expr& d : mt.weight) w.shape.push_back(Int(d, "the shape of", what));
-      bool bias = mt.bias && Eval(*mt.bias, "the bias of", what) != 0;
+      for (const Expr& d : mt.weight) w.shape.push_back(Size(d, "the shape of", what));
+      bool bias = mt.bias && Condition(*mt.bias, "the bias of", what) != 0;
       int64_t rows = w.shape[0];
       m.params.push_back(std::move(w));
       if (bias) m.params.push_back({"bias", {rows}, ""});
     }
     for (const auto& pt : mt.params) {
       Param p{pt.name, {}, pt.role};
-      for (const Expr& d : pt.shape) p.shape.push_back(Int(d, "the shape of", what));
+      for (const Expr& d : pt.shape) p.shape.push_back(Size(d, "the shape of", what));
       m.params.push_back(std::move(p));
     }
-    for (const auto& [name, rows] : mt.segments) m.segments.push_back({name, Int(rows, "the segments of", what)});
-    if (mt.heads) m.heads = Int(*mt.heads, "the heads of", what);
-    if (mt.kv_heads) m.kv_heads = Int(*mt.kv_heads, "the kv heads of", what);
-    if (!mt.tied_to.empty() && (!mt.tie_when || Eval(*mt.tie_when, "the tying of", what) != 0))
+    for (const Param& p : m.params) CountElements(p, what);
+    for (const auto& [name, rows] : mt.segments) m.segments.push_back({name, Size(rows, "the segments of", what)});
+    if (mt.heads) m.heads = Size(*mt.heads, "the heads of", what);
+    if (mt.kv_heads) m.kv_heads = Size(*mt.kv_heads, "the kv heads of", what);
+    if (!mt.tied_to.empty() && (!mt.tie_when || Condition(*mt.tie_when, "the tying of", what) != 0))
       m.tied_to = Resolve(Base(mt.tied_to), "tied_to of '" + what + "'");
     g_.Add(std::move(m));
   }
@@ -243,17 +362,6 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
   g.base_prefix = t->base_prefix;
   if (auto it = t->base_prefix_for.find(model_type); it != t->base_prefix_for.end()) g.base_prefix = it->second;
 
-  VarMap vars;
-  auto take = [&](const YAML::Node& map) {
-    for (const auto& kv : map) {
-      std::string key = kv.first.as<std::string>();
-      if (std::optional<double> v = ScalarValue(kv.second)) {
-        vars[key] = *v;
-        g.field_locs[key] = LocOf(doc->file, kv.first, static_cast<int>(key.size()) + 2);
-      }
-    }
-  };
-  take(root);
   if (YAML::Node a = root["architectures"]; a && a.IsSequence() && a.size() > 0 && a[0].IsScalar())
     g.architecture = a[0].Scalar();
   g.custom_code = root["auto_map"] && root["auto_map"].IsMap();
@@ -261,32 +369,22 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     if (YAML::Node d = root[field]; d && d.IsScalar() && g.dtype.empty()) g.dtype = d.Scalar();
   bool nested = std::find(t->text_config_types.begin(), t->text_config_types.end(), model_type) !=
                 t->text_config_types.end();
-  if (nested) {
-    YAML::Node tc = root["text_config"];
-    if (!tc || !tc.IsMap()) {
-      diags.Report(DiagId::kMissingConfigField, whole,
-                   {"text_config", t->family, "a " + model_type + " config nests the text model there"});
-      return std::nullopt;
-    }
-    take(tc);
-  }
-  for (const auto& [name, expr] : t->defaults) {
-    if (vars.count(name)) continue;
-    try {
-      vars[name] = expr.Eval([&](std::string_view n) -> std::optional<double> {
-        auto it = vars.find(std::string(n));
-        return it == vars.end() ? std::nullopt : std::optional<double>(it->second);
-      });
-    } catch (const ExprError&) {
-      // The default needs a field that is absent too; whatever uses it reports the real one.
-    }
+  YAML::Node tc = root["text_config"];
+  if (nested && (!tc || !tc.IsMap())) {
+    diags.Report(DiagId::kMissingConfigField, whole,
+                 {"text_config", t->family, "a " + model_type + " config nests the text model there"});
+    return std::nullopt;
   }
 
   try {
-    Expander(*t, std::move(vars), root["block_configs"], g).Run();
-  } catch (const MissingField& m) {
-    if (m.field.empty()) diags.Report(DiagId::kBadArchTemplate, {t->file, 0, 0, 0}, {m.needed_for});
-    else diags.Report(DiagId::kMissingConfigField, whole, {m.field, t->family, "for " + m.needed_for});
+    ConfigFields fields;
+    ReadConfigFields(doc->file, root, "the config", &fields);
+    if (nested) ReadConfigFields(doc->file, tc, "text_config", &fields);
+    for (const auto& [key, v] : fields)
+      if (v.kind != ConfigValue::kNull) g.field_locs[key] = v.key_loc;  // checks point at the key
+    Expander(*t, fields, root["block_configs"], doc->file, g).Run();
+  } catch (const ConfigError& e) {
+    diags.Report(e.id, e.loc, e.args);
     return std::nullopt;
   }
   return g;

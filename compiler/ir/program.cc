@@ -44,10 +44,14 @@ int DtypeBytes(const std::string& dtype) {
 }
 
 Slice ChunkOf(int64_t n, int k, int r, int64_t offset) {
-  int64_t full = (n + k - 1) / k;
-  int64_t start = std::min(n, full * r);
-  int64_t length = std::max<int64_t>(0, std::min(n, start + full) - start);
-  return {"", offset + start, length};
+  if (n <= 0 || k <= 0 || r < 0) return {"", offset, 0};
+  int64_t full = n / k + (n % k != 0);  // ceil without n + k - 1, which could overflow
+  // full * r only where it stays <= n: ranks past the end start at n.
+  int64_t start = r > n / full ? n : std::min(n, full * r);
+  int64_t length = std::min(full, n - start);
+  int64_t at;
+  if (__builtin_add_overflow(offset, start, &at)) at = INT64_MAX;
+  return {"", at, length};
 }
 
 }  // namespace tpc

@@ -7,10 +7,29 @@
 // The α-β time of one collective over T tokens is launch + steps·hop + T·send/bandwidth, with
 // DTensor's constants for launch and hop (sota.md §1.3); per token it is that divided by T.
 #include <algorithm>
+#include <climits>
 
 #include "passes/lowering.h"
 
 namespace tpc {
+namespace {
+
+// Byte counts saturate instead of overflowing: the loader's bounds (kMaxModelElements, and
+// kMaxDimension per activation) keep real sums far below 2^63; saturation keeps any other
+// program defined.
+int64_t SatMul(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_mul_overflow(a, b, &r)) return r;
+  return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+}
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return a < 0 ? INT64_MIN : INT64_MAX;
+}
+int Steps(int64_t steps) { return static_cast<int>(std::min<int64_t>(steps, INT_MAX)); }
+
+}  // namespace
 
 void EstimateCosts(Program& p) {
   const int n = p.tp;
@@ -23,25 +42,26 @@ void EstimateCosts(Program& p) {
     if (c.layer >= 0 && (first_layer < 0 || c.layer < first_layer)) first_layer = c.layer;
   double latency_us = 0;
   for (Collective& c : p.collectives) {
-    c.bytes_per_token = c.elements_per_token * bytes;
+    c.bytes_per_token = SatMul(c.elements_per_token, bytes);
     double b = static_cast<double>(c.bytes_per_token);
     switch (c.kind) {
       case CollectiveKind::kAllReduce:
         c.send_bytes_per_token = 2 * f * b;
-        c.steps = 2 * (n - 1);
+        c.steps = Steps(2 * (int64_t{n} - 1));
         break;
       case CollectiveKind::kAllGather:
       case CollectiveKind::kReduceScatter:
         c.send_bytes_per_token = f * b;
-        c.steps = n - 1;
+        c.steps = Steps(n - 1);
         break;
       case CollectiveKind::kAllToAll:
         c.send_bytes_per_token = f * b / n;
-        c.steps = n - 1;
+        c.steps = Steps(n - 1);
         break;
     }
-    s.traffic_bytes_per_token += c.bytes_per_token;
-    if (c.layer >= 0 && c.layer == first_layer) s.layer_traffic_bytes_per_token += c.bytes_per_token;
+    s.traffic_bytes_per_token = SatAdd(s.traffic_bytes_per_token, c.bytes_per_token);
+    if (c.layer >= 0 && c.layer == first_layer)
+      s.layer_traffic_bytes_per_token = SatAdd(s.layer_traffic_bytes_per_token, c.bytes_per_token);
     s.send_bytes_per_token += c.send_bytes_per_token;
     latency_us += p.link.launch_us + c.steps * p.link.hop_us;
   }
@@ -52,12 +72,12 @@ void EstimateCosts(Program& p) {
   for (const ProgramParam& param : p.params) {
     if (!param.source.empty() && param.source != param.name) continue;  // tied: stored once
     int64_t global = bytes;
-    for (int64_t d : param.global_shape) global *= d;
-    s.param_bytes_total += global;
+    for (int64_t d : param.global_shape) global = SatMul(global, d);
+    s.param_bytes_total = SatAdd(s.param_bytes_total, global);
     for (int r = 0; r < n; ++r) {
       int64_t local = bytes;
-      for (int64_t d : param.LocalShape(r)) local *= d;
-      s.param_bytes_per_rank[r] += local;
+      for (int64_t d : param.LocalShape(r)) local = SatMul(local, d);
+      s.param_bytes_per_rank[r] = SatAdd(s.param_bytes_per_rank[r], local);
     }
   }
 }

@@ -27,6 +27,13 @@ inline constexpr int kMaxExprDepth = 64;
 /// work a YAML alias bomb can cause, since aliases share nodes that flattening would expand.
 inline constexpr std::size_t kMaxBlockConfigScalars = 10'000;
 
+/// Nodes flattened from all of `block_configs` together (Llama-3.1-Nemotron-Ultra-253B: 162 layers
+/// of about 10). Layers x kMaxBlockConfigScalars alone would allow 10^8.
+inline constexpr std::size_t kMaxBlockConfigNodes = 1'000'000;
+
+/// Characters of a config value quoted in a message (real values: under 20); longer ones are cut.
+inline constexpr std::size_t kMaxQuotedValue = 60;
+
 /// Largest value of one dimension, head count or other size read from a config (real vocabularies:
 /// about 2^18).
 inline constexpr int64_t kMaxDimension = int64_t{1} << 40;
