@@ -1,6 +1,7 @@
 #include "support/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,20 @@ int WriteAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return 0;
+}
+
+// WriteAll for a FIFO whose reader may leave: EPIPE, reported like any error, instead of a silent
+// death by SIGPIPE.
+int WriteThrough(int fd, std::string_view data) {
+  sigset_t pipe_signal, old;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+  int err = WriteAll(fd, data);
+  timespec now{0, 0};
+  if (err == EPIPE) sigtimedwait(&pipe_signal, nullptr, &now);  // the one this write raised
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return err;
 }
 
 std::string DirOf(const std::string& path) {
@@ -136,7 +151,7 @@ bool OutputSet::Commit(OutputError* error) {
   }
   for (auto& out : outputs_) {  // devices and FIFOs: a write error here (ENOSPC) still changes no file
     if (!out->through_) continue;
-    if (int err = WriteAll(out->fd_, out->pending_)) return Fail(*out, Errno(err), error);
+    if (int err = WriteThrough(out->fd_, out->pending_)) return Fail(*out, Errno(err), error);
     if (close(std::exchange(out->fd_, -1)) != 0) return Fail(*out, Errno(errno), error);
     std::string().swap(out->pending_);
   }

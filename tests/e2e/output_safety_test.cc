@@ -103,7 +103,7 @@ TEST_SUITE("output-safety") {
     REQUIRE(mkfifo((dir / "fifo").c_str(), 0644) == 0);
     // Opened before tpc runs, so the FIFO has a reader; read on a thread, as the program is larger
     // than a pipe's buffer.
-    int fd = open((dir / "fifo").c_str(), O_RDONLY | O_NONBLOCK);
+    int fd = open((dir / "fifo").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // not inherited by tpc
     REQUIRE(fd >= 0);
     std::atomic<bool> tpc_done{false};
     std::string got;
@@ -127,6 +127,25 @@ TEST_SUITE("output-safety") {
     CheckProgram(got);
     CHECK(IsFifo(dir / "fifo"));
     CHECK(Entries(dir.path) == std::vector<std::string>{"fifo"});
+  }
+
+  TEST_CASE("-o a FIFO whose reader leaves is exit 2 with the reason, not a silent death by SIGPIPE") {
+    TempDir dir;
+    REQUIRE(mkfifo((dir / "fifo").c_str(), 0644) == 0);
+    int fd = open((dir / "fifo").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // not inherited by tpc
+    REQUIRE(fd >= 0);
+    // The reader leaves when the first bytes arrive: the program is larger than a pipe's buffer, so
+    // tpc is still writing.
+    std::thread reader([&] {
+      pollfd p{fd, POLLIN, 0};
+      poll(&p, 1, 20000);
+      close(fd);
+    });
+    test::TpcRun r = Tpc(kCompile + " -o " + (dir / "fifo"));
+    reader.join();
+    CHECK(r.code == 2);
+    CHECK(Has(r.out, "cannot write '" + (dir / "fifo") + "': Broken pipe [output-unwritable]"));
+    CHECK(IsFifo(dir / "fifo"));
   }
 
   TEST_CASE("-o a FIFO nobody reads is exit 2 at once, not a hang") {
