@@ -29,17 +29,22 @@ int RunCompileCommand(const CompileRequest& req, std::ostream& out, std::ostream
     report(context);
     return diags.has_fatal() ? kExitUsage : kExitErrors;
   }
-  // Render everything first: nothing is written unless every output can be produced.
+  // Render everything first, then stage every output: none is written unless all of them can be.
   std::vector<std::pair<std::string, std::string>> files;
   if (!req.output.empty()) files.emplace_back(req.output, EmitProgramJson(*program));
   if (!req.dot.empty()) files.emplace_back(req.dot, EmitBlockDot(*program, in->model));
+  OutputSet outputs;
+  for (auto& [path, what] : InputFiles(sources, &in->model, in->plan, req.plan.plan)) outputs.Protect(path, what);
+  OutputError why;
+  bool written = true;
   for (const auto& [path, text] : files) {
-    std::string why;
-    if (!WriteFileAtomic(path, text, &why)) {
-      diags.Report(DiagId::kOutputUnwritable, {}, {path, why});
-      report(context);
-      return kExitUsage;
-    }
+    StagedOutput* staged = outputs.Stage(path, &why);
+    if (!(written = staged && staged->Write(text, &why))) break;
+  }
+  if (!written || !outputs.Commit(&why)) {
+    diags.Report(DiagId::kOutputUnwritable, {}, {why.path, why.reason});
+    report(context);
+    return kExitUsage;
   }
   if (req.explain) out << RenderExplain(*program, in->model);
   if (diags.warnings() > 0) report(context);

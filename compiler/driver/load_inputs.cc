@@ -17,6 +17,16 @@ std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanReques
   return in;
 }
 
+std::vector<std::pair<std::string, std::string>> InputFiles(const SourceManager& sources, const ModelGraph* model,
+                                                            const Plan& plan, const std::string& plan_arg) {
+  std::vector<std::pair<std::string, std::string>> files;
+  if (model && model->config_file >= 0) files.emplace_back(sources.path(model->config_file), "the model's config.json, read as input");
+  // A bundled plan has a file name too, but its text is built in: only a path --plan names is read.
+  if (plan.file >= 0 && !plan_arg.empty() && sources.path(plan.file) == plan_arg)
+    files.emplace_back(plan_arg, "the plan file, read as input");
+  return files;
+}
+
 Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli) {
   if (dialect_given) return cli;
   return plan.meta.dialect.value_or(cli);

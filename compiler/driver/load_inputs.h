@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "frontend/arch_template.h"
 #include "frontend/select_plan.h"
@@ -29,6 +31,11 @@ struct Inputs {
 /// `dialect` becomes the plan's own unless `dialect_given`.
 std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanRequest& plan, const std::string& arch_dir,
                                  Diagnostics& diags);
+
+/// The files a command read from disk, each with what it is ("the plan file, read as input"): the
+/// config.json `model` came from (when there is one) and the plan file --plan `plan_arg` named.
+std::vector<std::pair<std::string, std::string>> InputFiles(const SourceManager& sources, const ModelGraph* model,
+                                                            const Plan& plan, const std::string& plan_arg);
 
 /// The dialect a command runs in: `cli` when given on the command line, else the plan's own, else
 /// `cli` (the command line's default).

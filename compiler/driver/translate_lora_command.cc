@@ -10,9 +10,16 @@
 namespace tpc {
 namespace {
 
-// The plan to translate: the one --plan names, or, given a model, the one plan selection picks.
-std::optional<Plan> Source(const TranslateLoraRequest& req, Diagnostics& diags) {
-  if (req.model_path.empty()) return LoadPlanArg(req.plan.plan, diags);
+using InputList = std::vector<std::pair<std::string, std::string>>;
+
+// The plan to translate: the one --plan names, or, given a model, the one plan selection picks;
+// `inputs` gets the files read for it, which the output must not replace.
+std::optional<Plan> Source(const TranslateLoraRequest& req, Diagnostics& diags, InputList* inputs) {
+  if (req.model_path.empty()) {
+    std::optional<Plan> plan = LoadPlanArg(req.plan.plan, diags);
+    if (plan) *inputs = InputFiles(diags.sources(), nullptr, *plan, req.plan.plan);
+    return plan;
+  }
   PlanRequest plan_req = req.plan;
   // The seed translates only when it parallelizes (tp > 1); above 1, selection does not depend on
   // tp. The SP section is translated as a section, so SP itself stays off.
@@ -20,6 +27,7 @@ std::optional<Plan> Source(const TranslateLoraRequest& req, Diagnostics& diags) 
   plan_req.sequence_parallel = false;
   std::optional<Inputs> in = LoadInputs(req.model_path, plan_req, req.arch_dir, diags);
   if (!in) return std::nullopt;
+  *inputs = InputFiles(diags.sources(), &in->model, in->plan, req.plan.plan);
   return std::move(in->plan);
 }
 
@@ -60,7 +68,8 @@ int RunTranslateLoraCommand(const TranslateLoraRequest& req, std::ostream& out, 
   auto report = [&] {
     if (!diags.all().empty()) err << RenderText(diags, req.color) << Summary(diags, "translate-lora");
   };
-  std::optional<Plan> plan = Source(req, diags);
+  InputList inputs;
+  std::optional<Plan> plan = Source(req, diags, &inputs);
   if (!plan || diags.has_fatal()) {
     report();
     return LoadFailureCode(diags);
@@ -81,11 +90,17 @@ int RunTranslateLoraCommand(const TranslateLoraRequest& req, std::ostream& out, 
   Relabel(lora.meta);
   std::string text = EmitPlanYaml(lora, Header(lora, from));
   if (req.output.empty()) {
-    out << text;
-  } else if (std::string why; !WriteFileAtomic(req.output, text, &why)) {
-    diags.Report(DiagId::kOutputUnwritable, {}, {req.output, why});
-    report();
-    return kExitUsage;
+    out << text;  // main reports a failed standard output
+  } else {
+    OutputSet outputs;
+    for (auto& [path, what] : inputs) outputs.Protect(path, what);
+    OutputError why;
+    StagedOutput* staged = outputs.Stage(req.output, &why);
+    if (!staged || !staged->Write(text, &why) || !outputs.Commit(&why)) {
+      diags.Report(DiagId::kOutputUnwritable, {}, {why.path, why.reason});
+      report();
+      return kExitUsage;
+    }
   }
   report();
   return kExitOk;

@@ -50,6 +50,9 @@ inline constexpr std::size_t kMaxSuggestLength = 256;
 /// the caret.
 inline constexpr std::size_t kMaxQuotedLine = 160;
 
+/// Symlinks followed to find the file an output replaces (Linux follows at most 40 in one path).
+inline constexpr int kMaxSymlinkHops = 40;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_

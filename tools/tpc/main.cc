@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -250,10 +251,36 @@ int Help(const std::vector<std::string>&) {
   return tpc::kExitOk;
 }
 
-}  // namespace
+// std::cout's buffer: writes to descriptor 1 and keeps the first write error, which stdio forgets
+// once its buffer is dropped. std::cerr stays tied to std::cout, so merged output keeps its order.
+class StdoutBuf : public std::streambuf {
+ public:
+  StdoutBuf() { setp(buf_, buf_ + sizeof buf_); }
+  int error() const { return error_; }
 
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+ protected:
+  int overflow(int c) override {
+    if (Drain() != 0) return traits_type::eof();
+    if (c != traits_type::eof()) sputc(static_cast<char>(c));
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return Drain(); }
+
+ private:
+  int Drain() {
+    for (const char* p = pbase(); p < pptr() && !error_;) {
+      ssize_t n = write(STDOUT_FILENO, p, static_cast<size_t>(pptr() - p));
+      if (n < 0 && errno != EINTR) error_ = errno;
+      if (n > 0) p += n;
+    }
+    setp(buf_, buf_ + sizeof buf_);
+    return error_ ? -1 : 0;
+  }
+  char buf_[1 << 16];
+  int error_ = 0;
+};
+
+int Dispatch(std::vector<std::string> args) {
   if (args.empty()) return Usage("no command given");
   std::string name = args[0];
   if (name == "-h" || name == "--help") name = "help";
@@ -269,4 +296,19 @@ int main(int argc, char** argv) {
     std::cerr << "tpc: internal error: " << e.what() << '\n';
     return tpc::kExitInternal;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A command's standard output is its product: when it cannot be written (a full disk, a closed
+  // pipe), the run failed, whatever the command found.
+  StdoutBuf buf;
+  std::streambuf* previous = std::cout.rdbuf(&buf);
+  int code = Dispatch(std::vector<std::string>(argv + 1, argv + argc));
+  std::cout.flush();
+  std::cout.rdbuf(previous);
+  if (buf.error() == 0) return code;
+  std::cerr << "tpc: cannot write standard output: " << std::strerror(buf.error()) << '\n';
+  return code > tpc::kExitUsage ? code : tpc::kExitUsage;
 }
