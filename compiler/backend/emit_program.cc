@@ -100,7 +100,7 @@ std::string EmitProgramJson(const Program& p) {
                   {"layer_traffic_bytes_per_token", s.layer_traffic_bytes_per_token},
                   {"send_bytes_per_token", s.send_bytes_per_token},
                   {"comm_us_per_token", s.comm_us_per_token}};
-  return j.dump() + "\n";
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";  // plan text may be bad UTF-8
 }
 
 }  // namespace tpc

@@ -36,6 +36,9 @@ ordered_json SarifLocation(const SourceManager& sm, SourceLoc loc, const std::st
   return l;
 }
 
+// Paths, plan text and echoed parse errors may be bad UTF-8: write U+FFFD for it instead of throwing.
+std::string Dump(const ordered_json& j) { return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n"; }
+
 }  // namespace
 
 std::string RenderJson(const Diagnostics& diags) {
@@ -59,7 +62,7 @@ std::string RenderJson(const Diagnostics& diags) {
     }
     out["diagnostics"].push_back(j);
   }
-  return out.dump(2) + "\n";
+  return Dump(out);
 }
 
 std::string RenderSarif(const Diagnostics& diags) {
@@ -88,7 +91,7 @@ std::string RenderSarif(const Diagnostics& diags) {
   out["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   out["version"] = "2.1.0";
   out["runs"] = ordered_json::array({run});
-  return out.dump(2) + "\n";
+  return Dump(out);
 }
 
 }  // namespace tpc

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <sstream>
 
 #include "backend/render_diagnostics.h"
+#include "support/limits.h"
 
 namespace tpc {
 namespace {
@@ -30,15 +32,32 @@ void Location(std::ostringstream& out, const SourceManager& sm, SourceLoc loc) {
   out << ": ";
 }
 
-// The quoted source line and a caret with `~` under the rest of the token.
+// Moves `i` back to the first byte of the UTF-8 character it is inside, so a cut splits none.
+size_t CharStart(std::string_view s, size_t i) {
+  while (i > 0 && i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
+  return i;
+}
+
+// The quoted source line and a caret with `~` under the rest of the token. A line longer than
+// kMaxQuotedLine (a minified config) is cut to a window around the caret, with "..." at each cut.
 void Snippet(std::ostringstream& out, const SourceManager& sm, SourceLoc loc, bool color) {
   if (!loc.valid() || loc.line <= 0) return;
   std::string_view line = sm.Line(loc.file, loc.line);
   if (line.empty()) return;
-  out << line << '\n';
-  std::string pad;
-  for (int i = 0; i < loc.column - 1 && i < static_cast<int>(line.size()); ++i) pad += line[i] == '\t' ? '\t' : ' ';
-  int len = std::max(1, std::min<int>(loc.length, static_cast<int>(line.size()) - loc.column + 1));
+  const size_t window = limits::kMaxQuotedLine;
+  size_t caret = std::min<size_t>(std::max(loc.column, 1) - 1, line.size());
+  size_t begin = 0, end = line.size();
+  if (line.size() > window) {
+    begin = CharStart(line, caret > window / 2 ? caret - window / 2 : 0);
+    end = CharStart(line, std::min(line.size(), begin + window));
+    if (end == line.size()) begin = CharStart(line, end - window);
+  }
+  std::string lead = begin > 0 ? "..." : "";
+  out << lead << line.substr(begin, end - begin) << (end < line.size() ? "..." : "") << '\n';
+  std::string pad(lead.size(), ' ');
+  for (size_t i = begin; i < caret && i < end; ++i) pad += line[i] == '\t' ? '\t' : ' ';
+  int room = static_cast<int>(end) - static_cast<int>(caret);
+  int len = std::max(1, std::min(loc.length, room));
   out << pad << (color ? "\033[1;32m" : "") << '^' << std::string(len - 1, '~') << (color ? "\033[0m" : "") << '\n';
 }
 

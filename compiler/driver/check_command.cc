@@ -16,14 +16,16 @@ void Emit(const Diagnostics& diags, const CheckRequest& req, const std::string& 
 
 }  // namespace
 
-int RunCheckCommand(const CheckRequest& req, std::ostream& out) {
+int RunCheckCommand(const CheckRequest& req, std::ostream& out, std::ostream& err) {
   SourceManager sources;
   Diagnostics diags(sources);
   PlanRequest plan_req = req.plan;
   plan_req.tp = req.options.tp;
   std::optional<Inputs> in = LoadInputs(req.model_path, plan_req, req.arch_dir, diags);
   if (!in) {
-    Emit(diags, req, "", out);
+    // Like compile: input that cannot be loaded is an error message, not a check report. JSON and
+    // SARIF stay on stdout, where their consumers read.
+    Emit(diags, req, "", req.format == OutputFormat::kText ? err : out);
     return LoadFailureCode(diags);
   }
   CheckOptions options = req.options;

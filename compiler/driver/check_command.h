@@ -23,7 +23,8 @@ struct CheckRequest {
 };
 
 /// Loads model and plan, runs the checks and writes diagnostics to `out`; returns the exit code.
-int RunCheckCommand(const CheckRequest& req, std::ostream& out);
+/// In text format, input that does not load is reported on `err` instead.
+int RunCheckCommand(const CheckRequest& req, std::ostream& out, std::ostream& err);
 
 }  // namespace tpc
 

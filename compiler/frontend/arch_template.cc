@@ -27,6 +27,18 @@ const std::pair<const char*, ModuleKind> kKinds[] = {
     {"rotary", ModuleKind::kContainer},
 };
 
+// A mapping key: YAML allows `? [a, b] : x`, which as<std::string>() would throw on.
+std::string Key(const YAML::Node& k) {
+  if (!k.IsScalar()) throw TemplateError{k, "keys must be strings"};
+  return k.Scalar();
+}
+
+bool Bool(const YAML::Node& n, const char* what) {
+  bool b = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) throw TemplateError{n, std::string(what) + " must be true or false"};
+  return b;
+}
+
 std::string Str(const YAML::Node& n, const char* what) {
   if (!n.IsScalar()) throw TemplateError{n, std::string(what) + " must be a string"};
   return n.as<std::string>();
@@ -61,7 +73,7 @@ ModuleTemplate ParseModule(int file, const YAML::Node& n) {
   ModuleTemplate m;
   m.loc = LocOf(file, n);
   for (const auto& kv : n) {
-    std::string key = kv.first.as<std::string>();
+    std::string key = Key(kv.first);
     const YAML::Node& v = kv.second;
     if (key == "name") {
       m.name = Str(v, "name");
@@ -73,9 +85,9 @@ ModuleTemplate ParseModule(int file, const YAML::Node& n) {
     } else if (key == "role") {
       m.role = Str(v, "role");
     } else if (key == "virtual") {
-      m.is_virtual = v.as<bool>();
+      m.is_virtual = Bool(v, "virtual");
     } else if (key == "per_head") {
-      m.per_head = v.as<bool>();
+      m.per_head = Bool(v, "per_head");
     } else if (key == "when") {
       m.when = ParseExpr(v);
     } else if (key == "weight") {
@@ -94,7 +106,7 @@ ModuleTemplate ParseModule(int file, const YAML::Node& n) {
       else throw TemplateError{v, "fused must be concat or per_head"};
     } else if (key == "segments") {
       if (!v.IsMap()) throw TemplateError{v, "segments must map names to row counts"};
-      for (const auto& s : v) m.segments.emplace_back(s.first.as<std::string>(), ParseExpr(s.second));
+      for (const auto& s : v) m.segments.emplace_back(Key(s.first), ParseExpr(s.second));
     } else if (key == "heads") {
       m.heads = ParseExpr(v);
     } else if (key == "kv_heads") {
@@ -135,17 +147,18 @@ std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std
   try {
     if (!root.IsMap()) throw TemplateError{root, "the document must be a mapping"};
     for (const auto& kv : root) {
-      std::string key = kv.first.as<std::string>();
+      std::string key = Key(kv.first);
       const YAML::Node& v = kv.second;
       if (key == "family") t.family = Str(v, "family");
       else if (key == "model_types") t.model_types = StrList(v, "model_types");
       else if (key == "base_prefix") t.base_prefix = Str(v, "base_prefix");
       else if (key == "base_prefix_for") {
-        for (const auto& p : v) t.base_prefix_for[p.first.as<std::string>()] = Str(p.second, "prefix");
+        if (!v.IsMap()) throw TemplateError{v, "base_prefix_for must map model types to prefixes"};
+        for (const auto& p : v) t.base_prefix_for[Key(p.first)] = Str(p.second, "prefix");
       } else if (key == "text_config") t.text_config_types = StrList(v, "text_config");
       else if (key == "defaults") {
         if (!v.IsMap()) throw TemplateError{v, "defaults must be a mapping"};
-        for (const auto& d : v) t.defaults.emplace_back(d.first.as<std::string>(), ParseExpr(d.second));
+        for (const auto& d : v) t.defaults.emplace_back(Key(d.first), ParseExpr(d.second));
       } else if (key == "pre") t.pre = ParseModules(t.file, v);
       else if (key == "post") t.post = ParseModules(t.file, v);
       else if (key == "layers") {

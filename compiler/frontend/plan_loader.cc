@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <map>
 #include <set>
 #include <unordered_map>
 
+#include "support/limits.h"
 #include "support/strings.h"
 #include "support/yaml_file.h"
 
@@ -33,10 +36,24 @@ class PlanParser {
       return false;
     }
     bool wrapped = root["base_model_tp_plan"] || root["causal_lm_tp_plan"] || root["tp_plan"] || root["plan"];
-    if (!wrapped) return Entries(root, false, &plan->entries);
+    if (!wrapped) return Entries(root, false, &plan->entries) && Compact(plan);
     bool ok = true;
+    std::map<std::string, SourceLoc> meta_seen;
     for (const auto& kv : root) {
-      std::string field = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) return Fail(kv.first, "plan keys must be strings");
+      std::string field = kv.first.Scalar();
+      if (kMetaFields.count(field)) {
+        // YAML keeps the last of two equal keys; for what describes the plan that hides a mistake.
+        SourceLoc here = ScalarLoc(diags_, file_, kv.first);
+        auto [first, fresh] = meta_seen.emplace(field, here);
+        if (!fresh) {
+          Diagnostic& d = diags_.Report(DiagId::kBadPlanEntry, here,
+                                        {"field '" + field + "' is given twice, on lines " +
+                                             std::to_string(first->second.line) + " and " + std::to_string(here.line)});
+          diags_.AddNote(d, first->second, "first given here");
+          return false;
+        }
+      }
       if (field == "base_model_tp_plan") ok &= Entries(kv.second, true, &plan->entries);
       else if (field == "causal_lm_tp_plan" || field == "tp_plan" || field == "plan") ok &= Entries(kv.second, false, &plan->entries);
       else if (field == "sp_plan") {
@@ -53,18 +70,38 @@ class PlanParser {
       return Fail(root["sp_plan"], "'sp_plan' needs 'sequence_parallel: update' or 'sequence_parallel: replace'");
     if ((plan->meta.sp_mode == SpMode::kUpdate || plan->meta.sp_mode == SpMode::kReplace) && plan->sp_entries.empty())
       return Fail(root["sequence_parallel"], "'sequence_parallel' needs an 'sp_plan' section");
-    return ok;
+    return ok && Compact(plan);
   }
 
  private:
   int file_;
   Diagnostics& diags_;
-  std::unordered_map<std::string, size_t> seen_;
+  std::unordered_map<std::string, size_t> seen_;  ///< scoped key -> index of its latest entry
+  std::map<const std::vector<PlanEntry>*, std::vector<bool>> overridden_;  ///< per list: dropped by a later duplicate
+  size_t count_ = 0;                              ///< entries read, duplicates included
   std::string scope_;  ///< "sp:" while reading sp_plan, whose keys repeat the plan's on purpose
 
   bool Fail(const YAML::Node& at, const std::string& message) {
     diags_.Report(DiagId::kBadPlanEntry, LocOf(file_, at), {message});
     return false;
+  }
+
+  // Drops the entries a later duplicate overrode, in one pass: the later value wins and takes the
+  // later place, as when the earlier one is erased on sight.
+  bool Compact(Plan* plan) {
+    for (std::vector<PlanEntry>* list : {&plan->entries, &plan->sp_entries}) {
+      auto it = overridden_.find(list);
+      if (it == overridden_.end()) continue;
+      const std::vector<bool>& gone = it->second;
+      size_t out = 0;
+      for (size_t i = 0; i < list->size(); ++i)
+        if (i >= gone.size() || !gone[i]) {
+          if (out != i) (*list)[out] = std::move((*list)[i]);
+          ++out;
+        }
+      list->resize(out);
+    }
+    return true;
   }
 
   // One of kMetaFields, the fields of a bundled plan file besides its entries; false (reported)
@@ -110,6 +147,9 @@ class PlanParser {
     }
     bool ok = true;
     for (const auto& kv : map) {
+      if (++count_ > limits::kMaxPlanEntries)
+        return Fail(kv.first, "the plan has more than " + std::to_string(limits::kMaxPlanEntries) +
+                                  " entries, duplicates included; real plans have a few dozen");
       PlanEntry e;
       if (!kv.first.IsScalar()) {
         ok = Fail(kv.first, "a plan key must be a module path string");
@@ -126,9 +166,9 @@ class PlanParser {
       if (auto it = seen_.find(scoped); it != seen_.end()) {
         Diagnostic& d = diags_.Report(DiagId::kDuplicateKey, e.key_loc, {e.key});
         diags_.AddNote(d, (*entries)[it->second].key_loc, "first given here");
-        entries->erase(entries->begin() + it->second);
-        for (auto& [k, idx] : seen_)
-          if (idx > it->second) --idx;
+        std::vector<bool>& gone = overridden_[entries];
+        gone.resize(entries->size() + 1);
+        gone[it->second] = true;
       }
       seen_[scoped] = entries->size();
       entries->push_back(std::move(e));
@@ -166,8 +206,12 @@ class PlanParser {
     if (!v.IsMap()) return Fail(v, "plan key '" + e->key + "' needs a style string or a style object, got " + NodeTypeName(v));
     e->is_object = true;
     e->style_loc = LocOf(file_, v);
+    std::set<std::string> fields;
     for (const auto& f : v) {
-      std::string field = f.first.as<std::string>();
+      if (!f.first.IsScalar()) return Fail(f.first, "the keys of the style object of '" + e->key + "' must be strings");
+      std::string field = f.first.Scalar();
+      if (!fields.insert(field).second)
+        return Fail(f.first, "field '" + field + "' is given twice in the style object of '" + e->key + "'");
       const YAML::Node& val = f.second;
       if (field == "style") {
         if (!val.IsScalar()) return Fail(val, "'style' must be a string");
@@ -203,9 +247,11 @@ std::optional<LayoutSpec> ParseLayout(std::string_view text) {
   if (s.rfind("shard(", 0) == 0 && s.back() == ')') {
     std::string num = s.substr(6, s.size() - 7);
     if (num.empty()) return std::nullopt;
-    size_t i = num[0] == '-' ? 1 : 0;
-    if (i == num.size() || !std::all_of(num.begin() + i, num.end(), ::isdigit)) return std::nullopt;
-    return LayoutSpec{LayoutSpec::kShard, std::stoi(num)};
+    // from_chars takes only digits after an optional '-', and refuses a number that overflows int.
+    int dim = 0;
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), dim);
+    if (ec != std::errc() || end != num.data() + num.size()) return std::nullopt;
+    return LayoutSpec{LayoutSpec::kShard, dim};
   }
   return std::nullopt;
 }
@@ -237,7 +283,14 @@ std::optional<Plan> ParsePlan(const std::string& path, std::string text, Diagnos
   std::optional<YamlDoc> doc = ParseYamlText(path, std::move(text), diags);
   if (!doc) return std::nullopt;
   Plan plan;
-  if (!PlanParser(doc->file, diags).Parse(doc->root, &plan)) return std::nullopt;
+  try {
+    if (!PlanParser(doc->file, diags).Parse(doc->root, &plan)) return std::nullopt;
+  } catch (const YAML::Exception& e) {
+    // The parser checks node types before converting; this is a last guard, never an exit 3.
+    SourceLoc loc = e.mark.line >= 0 ? SourceLoc{doc->file, e.mark.line + 1, e.mark.column + 1, 1} : SourceLoc{doc->file, 0, 0, 0};
+    diags.Report(DiagId::kBadPlanEntry, loc, {e.msg});
+    return std::nullopt;
+  }
   if (plan.entries.empty()) {
     diags.Report(DiagId::kEmptyPlan, {doc->file, 0, 0, 0});
     return std::nullopt;

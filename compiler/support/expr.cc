@@ -1,7 +1,12 @@
 #include "support/expr.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
+
+#include "support/limits.h"
+#include "support/strings.h"
 
 namespace tpc {
 
@@ -21,6 +26,8 @@ class ExprParser {
   std::string_view s_;
   Expr& e_;
   size_t pos_ = 0;
+  int depth_ = 0;                 ///< current recursion through Unary
+  std::vector<int> node_depth_;  ///< height of each node's subtree, parallel to e_.nodes_
 
   static constexpr const char* kLevels[][4] = {
       {"||", nullptr}, {"&&", nullptr}, {"==", "!=", nullptr},
@@ -28,7 +35,10 @@ class ExprParser {
   static constexpr int kNumLevels = 6;
 
   [[noreturn]] void Fail(const std::string& why) {
-    throw ExprError("in expression '" + std::string(s_) + "': " + why);
+    throw ExprError("in expression '" + Shorten(s_, limits::kMaxQuotedLine) + "': " + why);
+  }
+  [[noreturn]] void TooDeep() {
+    Fail("expression nested deeper than " + std::to_string(limits::kMaxExprDepth));
   }
   void Skip() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -39,7 +49,13 @@ class ExprParser {
     pos_ += tok.size();
     return true;
   }
+  // Parsing and evaluation both recurse, so both the nesting (`((((x))))`, `----x`) and the height
+  // of the tree (`1+1+...+1` is left-deep) are bounded.
   int Add(Expr::Node node) {
+    int height = 1;
+    for (int a : node.args) height = std::max(height, node_depth_[a] + 1);
+    if (height > limits::kMaxExprDepth) TooDeep();
+    node_depth_.push_back(height);
     e_.nodes_.push_back(std::move(node));
     return static_cast<int>(e_.nodes_.size()) - 1;
   }
@@ -62,9 +78,32 @@ class ExprParser {
     }
   }
   int Unary() {
-    if (Eat("-")) return Add({Expr::Node::kUnary, 0, "-", {Unary()}});
-    if (Eat("!")) return Add({Expr::Node::kUnary, 0, "!", {Unary()}});
-    return Primary();
+    // Every nesting passes here: a parenthesis or an argument list through Primary, a sign directly.
+    if (++depth_ > limits::kMaxExprDepth) TooDeep();
+    int n;
+    if (Eat("-")) n = Add({Expr::Node::kUnary, 0, "-", {Unary()}});
+    else if (Eat("!")) n = Add({Expr::Node::kUnary, 0, "!", {Unary()}});
+    else n = Primary();
+    --depth_;
+    return n;
+  }
+  // digits, optionally a '.' and more digits: `3`, `2.625`, `.5`.
+  int Number() {
+    size_t start = pos_;
+    auto digits = [&] {
+      while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+    };
+    digits();
+    if (pos_ < s_.size() && s_[pos_] == '.') ++pos_, digits();
+    std::string_view num = s_.substr(start, pos_ - start);
+    if (pos_ < s_.size() && (s_[pos_] == '.' || std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_'))
+      Fail("malformed number '" + Shorten(s_.substr(start, pos_ + 1 - start), 40) + "'");
+    if (num == ".") Fail("malformed number '.'");
+    double v = 0;
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+    if (ec == std::errc::result_out_of_range) Fail("number '" + Shorten(num, 40) + "' is too large");
+    if (ec != std::errc() || end != num.data() + num.size()) Fail("malformed number '" + Shorten(num, 40) + "'");
+    return Add({Expr::Node::kNum, v, "", {}});
   }
   int Primary() {
     Skip();
@@ -76,13 +115,7 @@ class ExprParser {
       if (!Eat(")")) Fail("missing ')'");
       return n;
     }
-    if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') {
-      size_t start = pos_;
-      while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.'))
-        ++pos_;
-      std::string num(s_.substr(start, pos_ - start));
-      return Add({Expr::Node::kNum, std::stod(num), "", {}});
-    }
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') return Number();
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t start = pos_;
       while (pos_ < s_.size() &&

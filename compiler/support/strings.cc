@@ -3,6 +3,9 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <cstdlib>
+
+#include "support/limits.h"
 
 namespace tpc {
 
@@ -43,9 +46,15 @@ int EditDistance(std::string_view a, std::string_view b) {
 
 std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
   // Allow about one edit per three characters, like ninja's SpellcheckString.
+  // The distance is quadratic in length: a 200 MB word would take minutes, and a typo of a real
+  // name is never that long.
+  if (word.size() > limits::kMaxSuggestLength) return "";
   int best = static_cast<int>(word.size()) / 3 + 1;
   std::string found;
   for (const std::string& c : candidates) {
+    if (c.size() > limits::kMaxSuggestLength) continue;
+    // The distance is at least the difference in length.
+    if (std::abs(static_cast<int>(c.size()) - static_cast<int>(word.size())) >= best) continue;
     int d = EditDistance(word, c);
     if (d < best) {
       best = d;
@@ -69,6 +78,11 @@ std::vector<int64_t> Divisors(int64_t n, int64_t limit) {
   for (int64_t d = 1; d <= n && d <= limit; ++d)
     if (n % d == 0) out.push_back(d);
   return out;
+}
+
+std::string Shorten(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  return std::string(s.substr(0, max / 2)) + "..." + std::string(s.substr(s.size() - max / 2));
 }
 
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }

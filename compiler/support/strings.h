@@ -15,6 +15,7 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 /// Levenshtein distance, for did-you-mean suggestions.
 int EditDistance(std::string_view a, std::string_view b);
 /// Returns the candidate closest to `word` if it is close enough to be a likely typo, else "".
+/// Words and candidates longer than limits::kMaxSuggestLength are not compared.
 std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
 /// Formats an integer list as "1, 2, 4".
 std::string JoinInts(const std::vector<int64_t>& values);
@@ -28,6 +29,8 @@ inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.s
 inline bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
+/// `s` itself when it has at most `max` bytes, else its first and last max/2 bytes joined by "...".
+std::string Shorten(std::string_view s, size_t max);
 /// Quotes a name the way messages do: 'name'.
 std::string Quote(std::string_view s);
 

@@ -74,7 +74,7 @@ TEST_SUITE("cli") {
   }
 
   TEST_CASE("unreadable input exits with 2 and names the file") {
-    Result r = Tpc("check --model tests/data/configs/nope --plan plans/hf/llama.yaml --tp 8");
+    Result r = Tpc("check --model tests/data/configs/nope --plan plans/hf/llama.yaml --tp 8", true);
     CHECK(r.code == 2);
     CHECK(r.out == "tests/data/configs/nope: error: cannot read 'tests/data/configs/nope': No such file or directory "
                    "[file-unreadable]\n"
@@ -82,7 +82,7 @@ TEST_SUITE("cli") {
   }
 
   TEST_CASE("an unknown model_type exits with 2 and lists the supported ones") {
-    Result r = Tpc("check --model tests/data/unknown_model_type.json --plan plans/hf/llama.yaml");
+    Result r = Tpc("check --model tests/data/unknown_model_type.json --plan plans/hf/llama.yaml", true);
     CHECK(r.code == 2);
     CHECK(r.out.rfind("tests/data/unknown_model_type.json:2:17: error: unknown model_type 'llama5' (did you mean "
                       "'llama'?); supported: baichuan, deepseek_v3, falcon_h1, gemma, gemma2, gemma3, gemma3_text, ",

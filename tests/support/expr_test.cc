@@ -52,6 +52,32 @@ TEST_SUITE("expr") {
     CHECK_THROWS_WITH_AS(Expr::Parse("sqrt(2)"), "in expression 'sqrt(2)': unknown function 'sqrt'", ExprError);
     CHECK_THROWS_WITH_AS(Expr::Parse("(1 + 2"), "in expression '(1 + 2': missing ')'", ExprError);
   }
+
+  TEST_CASE("nesting deeper than limits::kMaxExprDepth is an error, not a stack overflow") {
+    std::string parens = std::string(10'000, '(') + "1" + std::string(10'000, ')');
+    CHECK_THROWS_WITH_AS(Expr::Parse(parens), doctest::Contains("': expression nested deeper than 64"), ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse(std::string(10'000, '-') + "1"),
+                         doctest::Contains("': expression nested deeper than 64"), ExprError);
+    // A long flat chain is a left-deep tree that evaluation would recurse through.
+    std::string chain = "1";
+    for (int i = 0; i < 100'000; ++i) chain += "+1";
+    CHECK_THROWS_WITH_AS(Expr::Parse(chain), doctest::Contains("': expression nested deeper than 64"), ExprError);
+    // The error quotes only the ends of a long expression.
+    try {
+      Expr::Parse(parens);
+    } catch (const ExprError& e) {
+      CHECK(std::string(e.what()).size() < 300);
+    }
+    // Real depths still parse.
+    CHECK(Eval("((((1 + 2) * 3) - -4) // 2)") == 6);
+  }
+
+  TEST_CASE("numbers are read strictly") {
+    CHECK_THROWS_WITH_AS(Expr::Parse("..."), "in expression '...': malformed number '..'", ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse("1.2.3"), "in expression '1.2.3': malformed number '1.2.'", ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse("2 * " + std::string(400, '9')), doctest::Contains("' is too large"), ExprError);
+    CHECK(Eval(".5 + 2.") == 2.5);
+  }
 }
 
 }  // namespace

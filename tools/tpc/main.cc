@@ -2,6 +2,7 @@
 // the compiler library.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,8 @@
 #include "driver/compile_command.h"
 #include "driver/plans_command.h"
 #include "driver/translate_lora_command.h"
+#include "ir/program.h"
+#include "support/diagnostics.h"
 #include "support/strings.h"
 
 namespace {
@@ -78,8 +81,11 @@ bool TakeInputFlag(const std::vector<std::string>& args, size_t& i, const InputF
   return true;
 }
 
+// Every flag of a command that is not a switch takes a value; one that reaches here as a whole
+// argument is such a flag given last, with nothing after it.
 int UnknownArgument(const std::string& a, std::vector<std::string> flags) {
   flags.insert(flags.end(), kInputFlags.begin(), kInputFlags.end());
+  if (std::find(flags.begin(), flags.end(), a) != flags.end()) return Usage(a + " needs a value");
   std::string hint = tpc::DidYouMean(a, flags);
   return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
 }
@@ -118,7 +124,7 @@ int Check(const std::vector<std::string>& args) {
   }
   if (req.model_path.empty()) return Usage("check needs --model PATH (a config.json or a checkpoint directory)");
   req.color = color == "always" || (color == "auto" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));
-  return tpc::RunCheckCommand(req, std::cout);
+  return tpc::RunCheckCommand(req, std::cout, std::cerr);
 }
 
 bool UseColor(const std::string& color) {
@@ -140,7 +146,15 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
       if (code >= 0) return code;
     } else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
     else if (TakeValue(args, i, "--dot", &v)) req.dot = v;
-    else if (TakeValue(args, i, "--dtype", &v)) req.options.dtype = v;
+    else if (TakeValue(args, i, "--dtype", &v)) {
+      // The dtype sizes live in DtypeBytes and the accepted names in the unknown-dtype message.
+      if (!tpc::DtypeBytes(v)) {
+        tpc::SourceManager sources;
+        tpc::Diagnostics diags(sources);
+        return Usage("--dtype: " + diags.Report(tpc::DiagId::kUnknownDtype, {}, {v}).message);
+      }
+      req.options.dtype = v;
+    }
     else if (TakeValue(args, i, "--tp", &v)) {
       if (!ParseInt(v, 1, 1 << 20, &n)) return Usage("--tp takes a positive integer, got '" + v + "'");
       req.options.check.tp = static_cast<int>(n);
