@@ -8,8 +8,6 @@
 
 namespace tpc {
 
-/// program.json: the artifact trainers and the runtime consume (schemas/program.schema.json).
-std::string EmitProgramJson(const Program& p);
 /// Graphviz of one decoder block (layer 0): placements on edges, collectives as red nodes.
 std::string EmitBlockDot(const Program& p, const ModelGraph& model);
 /// A per-layer table of placements and collectives for a terminal (`tpc explain`).

@@ -3,6 +3,7 @@
 #include "backend/emit_program.h"
 #include "backend/render_diagnostics.h"
 #include "driver/load_inputs.h"
+#include "ir/program_json.h"
 #include "support/atomic_file.h"
 
 namespace tpc {

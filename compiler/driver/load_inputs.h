@@ -12,11 +12,9 @@
 #include "ir/plan.h"
 #include "ir/styles.h"
 #include "support/diagnostics.h"
+#include "support/exit_code.h"
 
 namespace tpc {
-
-/// Exit codes of every tpc command (one enum, like ninja's exit_status.h).
-enum ExitCode { kExitOk = 0, kExitErrors = 1, kExitUsage = 2, kExitInternal = 3 };
 
 /// A model and a plan, loaded and parsed: what every command starts from.
 struct Inputs {

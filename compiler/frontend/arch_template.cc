@@ -5,7 +5,7 @@
 
 #include "frontend/embedded_files.h"
 #include "support/strings.h"
-#include "support/yaml_file.h"
+#include "frontend/yaml_file.h"
 
 namespace tpc {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "support/limits.h"
-#include "support/yaml_file.h"
+#include "frontend/yaml_file.h"
 
 namespace tpc {
 namespace {

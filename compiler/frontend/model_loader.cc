@@ -8,7 +8,7 @@
 #include "frontend/config_values.h"
 #include "support/limits.h"
 #include "support/strings.h"
-#include "support/yaml_file.h"
+#include "frontend/yaml_file.h"
 
 namespace tpc {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "support/limits.h"
 #include "support/strings.h"
-#include "support/yaml_file.h"
+#include "frontend/yaml_file.h"
 
 namespace tpc {
 namespace {

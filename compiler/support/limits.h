@@ -50,6 +50,16 @@ inline constexpr std::size_t kMaxSuggestLength = 256;
 /// the caret.
 inline constexpr std::size_t kMaxQuotedLine = 160;
 
+/// Tensor-parallel ranks: the largest --tp and the largest tp a program.json may declare (real
+/// runs: 8 to 72, one GB200 NVL72 domain).
+inline constexpr int kMaxTp = 1 << 20;
+
+/// LoRA rank of --lora-rank and of a program.json (real adapters: 8 to 256).
+inline constexpr int kMaxLoraRank = 1 << 16;
+
+/// Tokens per forward pass of the link model, --tokens and a program.json (real: about 2^12 to 2^20).
+inline constexpr int64_t kMaxTokens = int64_t{1} << 40;
+
 /// Symlinks followed to find the file an output replaces (Linux follows at most 40 in one path).
 inline constexpr int kMaxSymlinkHops = 40;
 

@@ -16,7 +16,7 @@
 #include "ir/styles.h"
 #include "support/limits.h"
 #include "support/strings.h"
-#include "support/yaml_file.h"
+#include "frontend/yaml_file.h"
 #include "test_util.h"
 
 namespace tpc {

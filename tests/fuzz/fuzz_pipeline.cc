@@ -10,6 +10,7 @@
 #include "backend/render_diagnostics.h"
 #include "driver/load_inputs.h"
 #include "frontend/plan_loader.h"
+#include "ir/program_json.h"
 #include "passes/lowering.h"
 #include "passes/translate_lora.h"
 

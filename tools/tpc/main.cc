@@ -18,6 +18,8 @@
 #include "driver/translate_lora_command.h"
 #include "ir/program.h"
 #include "support/diagnostics.h"
+#include "support/exit_code.h"
+#include "support/limits.h"
 #include "support/strings.h"
 
 namespace {
@@ -102,7 +104,7 @@ int Check(const std::vector<std::string>& args) {
       if (code >= 0) return code;
     } else if (TakeValue(args, i, "--tp", &v)) {
       long tp = 0;
-      if (!ParseInt(v, 1, 1 << 20, &tp)) return Usage("--tp takes a positive integer, got '" + v + "'");
+      if (!ParseInt(v, 1, tpc::limits::kMaxTp, &tp)) return Usage("--tp takes a positive integer, got '" + v + "'");
       req.options.tp = static_cast<int>(tp);
     } else if (TakeValue(args, i, "--dialect", &v)) {
       auto d = tpc::ParseDialect(v);
@@ -156,14 +158,14 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
       req.options.dtype = v;
     }
     else if (TakeValue(args, i, "--tp", &v)) {
-      if (!ParseInt(v, 1, 1 << 20, &n)) return Usage("--tp takes a positive integer, got '" + v + "'");
+      if (!ParseInt(v, 1, tpc::limits::kMaxTp, &n)) return Usage("--tp takes a positive integer, got '" + v + "'");
       req.options.check.tp = static_cast<int>(n);
     } else if (TakeValue(args, i, "--lora-rank", &v)) {
-      if (!ParseInt(v, 1, 1 << 16, &n)) return Usage("--lora-rank takes a positive integer, got '" + v + "'");
+      if (!ParseInt(v, 1, tpc::limits::kMaxLoraRank, &n)) return Usage("--lora-rank takes a positive integer, got '" + v + "'");
       req.options.lora_rank = static_cast<int>(n);
       req.options.lora = true;
     } else if (TakeValue(args, i, "--tokens", &v)) {
-      if (!ParseInt(v, 1, 1L << 40, &n)) return Usage("--tokens takes a positive integer, got '" + v + "'");
+      if (!ParseInt(v, 1, tpc::limits::kMaxTokens, &n)) return Usage("--tokens takes a positive integer, got '" + v + "'");
       req.options.link.tokens = n;
     } else if (TakeValue(args, i, "--link-gbps", &v)) {
       char* end = nullptr;

@@ -1,5 +1,5 @@
-#ifndef TPC_SUPPORT_YAML_FILE_H_
-#define TPC_SUPPORT_YAML_FILE_H_
+#ifndef TPC_FRONTEND_YAML_FILE_H_
+#define TPC_FRONTEND_YAML_FILE_H_
 
 #include <yaml-cpp/yaml.h>
 
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "support/diagnostics.h"
+#include "support/text_file.h"  // ReadTextFile, which every reader here starts with
 
 namespace tpc {
 
@@ -16,8 +17,6 @@ struct YamlDoc {
   YAML::Node root;
 };
 
-/// Reads a whole file; on failure reports file-unreadable with the system's reason.
-bool ReadTextFile(const std::string& path, std::string* text, Diagnostics& diags);
 /// Parses `text` as if read from `path` (JSON is checked strictly first, for exact syntax
 /// messages). On failure reports a fatal diagnostic naming the file and place, and returns nullopt.
 std::optional<YamlDoc> ParseYamlText(const std::string& path, std::string text, Diagnostics& diags);
@@ -29,4 +28,4 @@ std::string NodeTypeName(const YAML::Node& node);
 
 }  // namespace tpc
 
-#endif  // TPC_SUPPORT_YAML_FILE_H_
+#endif  // TPC_FRONTEND_YAML_FILE_H_

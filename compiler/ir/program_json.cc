@@ -1,8 +1,9 @@
 // program.json. Field names and their meaning are fixed by schemas/program.schema.json; a change
 // here is a change of that schema and of kProgramVersion.
-#include <nlohmann/json.hpp>
+#include "ir/program_json.h"
 
-#include "backend/emit_program.h"
+#include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace tpc {
 namespace {
