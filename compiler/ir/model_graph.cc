@@ -54,6 +54,21 @@ int ModelGraph::Find(std::string_view name) const {
   return it == by_name_.end() ? -1 : it->second;
 }
 
+Dataflow ModelGraph::Flow() const {
+  Dataflow f;
+  f.users.assign(modules_.size(), {});
+  if (!ForwardOrder(&f.order)) f.order.clear();  // templates are checked acyclic in tests
+  for (int m : f.order)
+    for (int in : modules_[m].inputs) f.users[in].push_back(m);
+  return f;
+}
+
+bool ModelGraph::Inside(int m, int container) const {
+  for (int p = modules_[m].parent; p >= 0; p = modules_[p].parent)
+    if (p == container) return true;
+  return false;
+}
+
 bool ModelGraph::ForwardOrder(std::vector<int>* order) const {
   // The expander only accepts inputs declared earlier, so ids usually are a forward order already;
   // any other graph goes through Boost's topological sort, which also detects cycles.

@@ -64,6 +64,12 @@ struct Module {
   int parent = -1;          ///< enclosing module in the tree (virtual ops too), -1 at the root
 };
 
+/// The dataflow in forward order, with each module's consumers.
+struct Dataflow {
+  std::vector<int> order;               ///< dataflow modules in forward order; empty on a cycle
+  std::vector<std::vector<int>> users;  ///< per module: its dataflow successors, in forward order
+};
+
 /// The expanded model: module tree, parameters and dataflow, plus the config facts checks need.
 class ModelGraph {
  public:
@@ -78,6 +84,10 @@ class ModelGraph {
   int Find(std::string_view name) const;
   /// Returns the dataflow modules in forward order (Boost.Graph topological sort); false on a cycle.
   bool ForwardOrder(std::vector<int>* order) const;
+  /// The forward order and the users of every module (none on a cycle).
+  Dataflow Flow() const;
+  /// True when module `m` lies (at any depth) inside module `container`.
+  bool Inside(int m, int container) const;
 
   std::vector<Module>& modules() { return modules_; }
   const std::vector<Module>& modules() const { return modules_; }

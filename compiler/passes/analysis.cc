@@ -9,7 +9,7 @@
 namespace tpc {
 
 Analysis::Analysis(const ModelGraph& m, const Plan& p, CheckOptions o)
-    : model(m), plan(p), opts(o) {}
+    : model(m), plan(p), opts(o), flow(m.Flow()) {}
 
 const StyleInfo* Analysis::EffectiveStyle(int entry) const {
   if (entry < 0) return nullptr;

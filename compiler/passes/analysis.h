@@ -35,6 +35,7 @@ struct Analysis {
   const ModelGraph& model;
   const Plan& plan;
   CheckOptions opts;
+  Dataflow flow;  ///< the model's forward order and users, computed once
 
   // resolve-plan
   std::vector<std::string> full_keys;             ///< per entry: key from the root module

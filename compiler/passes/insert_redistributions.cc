@@ -1,15 +1,17 @@
-// insert-redistributions: walks the dataflow in forward order with one rule per module kind. Each
-// module states the layout it computes in (Need), what its maths produces (Raw) and what its style
-// hands on (Target); wherever two differ, the reshard is lowered as DTensor does (sota.md §1.2):
-// P->R all-reduce, P->S reduce-scatter, S->R all-gather, S(i)->S(j) all-to-all, R->S a local slice.
-// The check passes have already proven the plan consistent, so every reshard here is one the
-// runtime really performs. Under --sp (NeMo's rewrite, automodel.md §1.7) the residual stream is
-// Shard(1): reductions feeding it become reduce-scatters and whatever needs whole sequences (the
-// projections, attention, the router, lm_head) gets one all-gather per activation.
+// insert-redistributions: walks the dataflow in forward order and applies each module's layout rule
+// (passes/layout_rules.cc) to the layouts the runtime really has: wherever what arrives differs from
+// what a module computes in, or what its maths produces from what it hands on, the reshard is
+// lowered as DTensor does (sota.md §1.2): P->R all-reduce, P->S reduce-scatter, S->R all-gather,
+// S(i)->S(j) all-to-all, R->S a local slice. The check passes have already proven the plan
+// consistent, so every reshard here is one the runtime really performs. Under --sp (NeMo's
+// rewrite, automodel.md §1.7) the residual stream is Shard(1): reductions feeding it become
+// reduce-scatters and whatever needs whole sequences (the projections, attention, the router,
+// lm_head) gets one all-gather per activation.
 #include <map>
 #include <set>
 #include <tuple>
 
+#include "passes/layout_rules.h"
 #include "passes/lowering.h"
 
 namespace tpc {
@@ -25,11 +27,6 @@ std::optional<CollectiveKind> KindFor(Layout from, Layout to) {
   return std::nullopt;
 }
 
-bool Weighted(ModuleKind k) {
-  return k == ModuleKind::kLinear || k == ModuleKind::kEmbedding || k == ModuleKind::kRouter ||
-         k == ModuleKind::kMixer;
-}
-
 class Redistributor {
  public:
   Redistributor(const Lowering& l, Program& p, Diagnostics& diags)
@@ -37,9 +34,6 @@ class Redistributor {
 
   void Run() {
     out_.assign(mods_.size(), R);
-    for (size_t c = 0; c < mods_.size(); ++c)
-      if (mods_[c].kind == ModuleKind::kContainer && BehaviourOf(l_.a, static_cast<int>(c)).reduces)
-        reducing_.push_back(static_cast<int>(c));
     for (int m : l_.order) Visit(m);
   }
 
@@ -50,67 +44,8 @@ class Redistributor {
   const std::vector<Module>& mods_;
   bool sp_;
   std::vector<Layout> out_;    // per module: the layout its consumers receive before their own reshard
-  std::vector<int> reducing_;  // containers whose style reduces their output (gather, moe_tp_experts)
   std::map<std::tuple<int, Layout, int>, int> resharded_;  // (producer, layout, own hook) -> collective or -1
   std::set<std::string> reported_;
-
-  Layout Need(int m, Layout have, const Behaviour& b, bool any_seq) const {
-    const Module& mod = mods_[m];
-    bool active = b.styled && !b.passthrough;
-    switch (mod.kind) {
-      case ModuleKind::kLinear:
-      case ModuleKind::kEmbedding:
-      case ModuleKind::kRouter:
-      case ModuleKind::kMixer:
-        if (active) return mod.kind == ModuleKind::kLinear && b.split == WeightSplit::kIn ? S : R;
-        return have == Q ? R : have;
-      case ModuleKind::kNorm: return active && b.in == Q ? Q : have;
-      case ModuleKind::kAttention: return have == Q ? R : have;
-      case ModuleKind::kAdd: return any_seq && have == R ? Q : have;
-      case ModuleKind::kExperts: return R;
-      case ModuleKind::kMul:
-      case ModuleKind::kContainer: break;
-    }
-    return have;
-  }
-
-  Layout Raw(int m, const std::vector<Layout>& in, const Behaviour& b) const {
-    const Module& mod = mods_[m];
-    Layout first = in.empty() ? R : in[0];
-    switch (mod.kind) {
-      case ModuleKind::kLinear:
-        if (!b.styled || b.passthrough) return first;
-        return b.split == WeightSplit::kOut ? S : b.split == WeightSplit::kIn ? P : R;
-      case ModuleKind::kEmbedding: {
-        if (mod.params.empty()) return R;
-        Placement w = l_.a.ParamPlacementOf(m, 0);
-        if (w.kind != Placement::kShard) return R;
-        return w.dim == 0 ? P : S;  // vocab rows give masked partial sums; hidden columns a slice
-      }
-      case ModuleKind::kExperts:
-        for (size_t i = 0; i < mod.params.size(); ++i)
-          if (l_.a.ParamPlacementOf(m, static_cast<int>(i)).kind == Placement::kShard) return P;
-        return R;
-      case ModuleKind::kAdd: {
-        bool all_partial = !in.empty();
-        for (Layout x : in) all_partial &= x == P;
-        return all_partial ? P : first;
-      }
-      case ModuleKind::kRouter:
-      case ModuleKind::kMixer: return R;
-      default: return first;
-    }
-  }
-
-  Layout Target(int m, Layout raw, const Behaviour& b) const {
-    const Module& mod = mods_[m];
-    Layout t = raw;
-    if (b.styled && !b.passthrough && Weighted(mod.kind)) t = b.out;
-    // A sequence-parallel norm style hands on what it declares (NeMo's all-gathering variant: R).
-    if (b.styled && !b.passthrough && mod.kind == ModuleKind::kNorm && b.in == Q) t = b.out;
-    if (mod.kind == ModuleKind::kExperts && b.reduces && raw == P) t = R;
-    return SequenceParallel(m, raw, t);
-  }
 
   // NeMo's SP: a replicated result that only feeds the residual stream is kept as sequence shards.
   Layout SequenceParallel(int m, Layout raw, Layout t) const {
@@ -162,21 +97,19 @@ class Redistributor {
     Behaviour b = BehaviourOf(l_.a, m);
     ModuleStep step;
     step.module = m;
-    bool any_seq = false;
-    for (int in : mod.inputs) any_seq |= out_[in] == Q;
-    std::vector<Layout> in;
-    for (int producer : mod.inputs) {
-      Layout have = out_[producer];
-      Layout need = Need(m, have, b, any_seq);
+    std::vector<Activation> in;
+    for (int producer : mod.inputs) in.push_back({out_[producer], true, producer});
+    LayoutStep rule = ApplyRule(l_.a, m, in);
+    for (size_t i = 0; i < in.size(); ++i) {
+      Layout have = in[i].layout, need = rule.need[i];
       bool own_hook = b.styled && b.rewraps && b.in == have && have != need;
-      int c = ReshardInput(producer, m, have, need, own_hook, step);
-      p_.edges.push_back({producer, m, need, c});
-      in.push_back(need);
+      int c = ReshardInput(in[i].producer, m, have, need, own_hook, step);
+      p_.edges.push_back({in[i].producer, m, need, c});
     }
-    step.in = in.empty() ? R : in[0];
-    Layout raw = Raw(m, in, b);
+    step.in = rule.need.empty() ? R : rule.need[0];
+    Layout raw = rule.raw;
     if (l_.HasLora(m)) Lora(m, step);
-    Layout t = Target(m, raw, b);
+    Layout t = SequenceParallel(m, raw, rule.out);
     int c = Reshard(mod.name, FirstUser(m), mod.layer, raw, t, l_.width[m], step);
     if (c >= 0) step.collectives.push_back(c);
     out_[m] = ReduceBlocks(m, t, step);
@@ -197,24 +130,14 @@ class Redistributor {
 
   // A reducing style on a block (hf gather, moe_tp_experts) reduces what leaves the block.
   Layout ReduceBlocks(int m, Layout t, ModuleStep& step) {
-    for (int c : reducing_) {
-      if (t != P || !Inside(m, c)) continue;
-      bool leaves = l_.users[m].empty();
-      for (int u : l_.users[m]) leaves |= !Inside(u, c);
-      if (!leaves) continue;
-      Layout to = SequenceParallel(m, P, R);
-      int k = Reshard(mods_[c].name, FirstUser(m), mods_[m].layer, P, to, l_.width[m], step);
-      if (k >= 0) step.collectives.push_back(k);
-      return to;
-    }
-    return t;
+    int c = ReducingBlockLeft(l_.a, m);
+    if (c < 0 || !ReducesOnce(c, {t, true, m}, nullptr)) return t;  // the check reported a non-partial one
+    Layout to = SequenceParallel(m, P, R);
+    int k = Reshard(mods_[c].name, FirstUser(m), mods_[m].layer, P, to, l_.width[m], step);
+    if (k >= 0) step.collectives.push_back(k);
+    return to;
   }
 
-  bool Inside(int m, int container) const {
-    for (int p = mods_[m].parent; p >= 0; p = mods_[p].parent)
-      if (p == container) return true;
-    return false;
-  }
 };
 
 }  // namespace

@@ -15,12 +15,8 @@ bool TranslatesToLora(const CompileOptions& opts) {
 }  // namespace
 
 Lowering::Lowering(const Analysis& analysis, const CompileOptions& options)
-    : a(analysis), opts(options), mods(analysis.model.modules()) {
-  users.assign(mods.size(), {});
+    : a(analysis), opts(options), mods(analysis.model.modules()), order(a.flow.order), users(a.flow.users) {
   width.assign(mods.size(), 0);
-  if (!a.model.ForwardOrder(&order)) order.clear();  // templates are checked acyclic in tests
-  for (int m : order)
-    for (int in : mods[m].inputs) users[in].push_back(m);
   for (int m : order) {
     const Module& mod = mods[m];
     int64_t in = mod.inputs.empty() ? 0 : width[mod.inputs[0]];

@@ -20,15 +20,15 @@ struct CompileOptions {
   LinkModel link;
 };
 
-/// The state the lowering passes share: the checked analysis plus the dataflow users of each module.
+/// The state the lowering passes share: the checked analysis plus the width of each activation.
 struct Lowering {
   Lowering(const Analysis& analysis, const CompileOptions& options);
 
   const Analysis& a;
   const CompileOptions& opts;
   const std::vector<Module>& mods;
-  std::vector<int> order;               ///< dataflow modules in forward order
-  std::vector<std::vector<int>> users;  ///< per module: dataflow successors
+  const std::vector<int>& order;               ///< dataflow modules in forward order
+  const std::vector<std::vector<int>>& users;  ///< per module: dataflow successors
   std::vector<int64_t> width;           ///< per module: elements per token of its output
 
   /// The attention module fed (directly or through a per-head norm) by module `m`, or -1.
