@@ -147,12 +147,7 @@ int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
     } else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
     else if (TakeValue(args, i, "--dot", &v)) req.dot = v;
     else if (TakeValue(args, i, "--dtype", &v)) {
-      // The dtype sizes live in DtypeBytes and the accepted names in the unknown-dtype message.
-      if (!tpc::DtypeBytes(v)) {
-        tpc::SourceManager sources;
-        tpc::Diagnostics diags(sources);
-        return Usage("--dtype: " + diags.Report(tpc::DiagId::kUnknownDtype, {}, {v}).message);
-      }
+      if (!tpc::DtypeBytes(v)) return Usage("--dtype: unknown dtype '" + v + "'; expected " + tpc::DtypeNames());
       req.options.dtype = v;
     }
     else if (TakeValue(args, i, "--tp", &v)) {
