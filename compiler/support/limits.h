@@ -53,6 +53,18 @@ inline constexpr std::size_t kMaxQuotedLine = 160;
 /// Symlinks followed to find the file an output replaces (Linux follows at most 40 in one path).
 inline constexpr int kMaxSymlinkHops = 40;
 
+/// Tensor-parallel size --tp takes (real deployments: 8 to 64).
+inline constexpr long kMaxTp = 1L << 20;
+
+/// LoRA rank --lora-rank takes (real adapters: 8 to 256).
+inline constexpr long kMaxLoraRank = 1L << 16;
+
+/// Tokens per forward pass --tokens takes (real batches: about 2^12 to 2^20).
+inline constexpr long kMaxTokens = 1L << 40;
+
+/// Link bandwidth in GB/s --link-gbps takes (NVLink5: 900).
+inline constexpr double kMaxLinkGbps = 1e6;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_
