@@ -1,6 +1,7 @@
 #include "ir/program.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace tpc {
 
@@ -33,14 +34,34 @@ std::string LayoutName(Layout l) {
   return "?";
 }
 
+namespace {
+
+struct DtypeSize {
+  const char* name;
+  int bytes;
+};
+// The names messages list, in their order; then torch's aliases, accepted but not listed.
+constexpr DtypeSize kDtypes[] = {
+    {"bfloat16", 2}, {"float16", 2},       {"float32", 4},     {"float64", 8},
+    {"int8", 1},     {"float8_e4m3fn", 1}, {"float8_e5m2", 1},
+};
+constexpr DtypeSize kDtypeAliases[] = {{"float", 4}, {"half", 2}, {"double", 8}};
+
+}  // namespace
+
 int DtypeBytes(const std::string& dtype) {
-  static const std::pair<const char*, int> kSizes[] = {
-      {"float32", 4}, {"float", 4},  {"float16", 2}, {"half", 2},          {"bfloat16", 2},
-      {"float64", 8}, {"double", 8}, {"int8", 1},    {"float8_e4m3fn", 1}, {"float8_e5m2", 1},
-  };
-  for (const auto& [name, bytes] : kSizes)
-    if (dtype == name) return bytes;
+  for (const DtypeSize& d : kDtypes)
+    if (dtype == d.name) return d.bytes;
+  for (const DtypeSize& d : kDtypeAliases)
+    if (dtype == d.name) return d.bytes;
   return 0;
+}
+
+std::string DtypeNames() {
+  std::string out;
+  const size_t n = std::size(kDtypes);
+  for (size_t i = 0; i < n; ++i) out += std::string(i == 0 ? "" : i + 1 == n ? " or " : ", ") + kDtypes[i].name;
+  return out;
 }
 
 Slice ChunkOf(int64_t n, int k, int r, int64_t offset) {

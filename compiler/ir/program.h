@@ -117,6 +117,8 @@ const char* CollectiveName(CollectiveKind k);
 std::string LayoutName(Layout l);
 /// Bytes of one element of a torch dtype name ("bfloat16" -> 2), or 0 when unknown.
 int DtypeBytes(const std::string& dtype);
+/// The dtype names DtypeBytes knows, for messages: "bfloat16, float16, ... or float8_e5m2".
+std::string DtypeNames();
 /// torch.chunk's split of `n` rows over `k` ranks: rank r's (start, length).
 Slice ChunkOf(int64_t n, int k, int r, int64_t offset = 0);
 

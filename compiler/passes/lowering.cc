@@ -82,7 +82,7 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
   Lowering l(a, opts);
   int before = diags.errors();
   if (DtypeBytes(p.dtype) == 0) {
-    diags.Report(DiagId::kUnknownDtype, {model.config_file, 0, 0, 0}, {p.dtype});
+    diags.Report(DiagId::kUnknownDtype, {model.config_file, 0, 0, 0}, {p.dtype, DtypeNames()});
     return std::nullopt;
   }
   LowerParameters(l, p, diags);

@@ -63,6 +63,9 @@ inline constexpr int64_t kMaxTokens = int64_t{1} << 40;
 /// Symlinks followed to find the file an output replaces (Linux follows at most 40 in one path).
 inline constexpr int kMaxSymlinkHops = 40;
 
+/// Link bandwidth in GB/s --link-gbps takes (NVLink5: 900).
+inline constexpr double kMaxLinkGbps = 1e6;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_

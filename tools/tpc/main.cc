@@ -1,13 +1,14 @@
-// tpc: the command-line front end. Parses flags and dispatches to a subcommand; all work lives in
-// the compiler library.
+// tpc: the command-line front end. Each command is a table of flags, which drives both its parsing
+// and its help, and a Run; all work lives in the compiler library.
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <memory>
+#include <sstream>
 #include <streambuf>
 #include <string>
 #include <vector>
@@ -16,254 +17,226 @@
 #include "driver/compile_command.h"
 #include "driver/plans_command.h"
 #include "driver/translate_lora_command.h"
+#include "flags.h"
 #include "ir/program.h"
+#include "ir/styles.h"
 #include "support/diagnostics.h"
-#include "support/exit_code.h"
 #include "support/limits.h"
 #include "support/strings.h"
 
 namespace {
 
-using tpc::ExitCode;
+namespace cli = tpc::cli;
+using tpc::cli::Flag;
+using tpc::cli::FlagTable;
+using tpc::cli::InputFlags;
+using tpc::cli::InputState;
+using tpc::cli::PositiveIntFlag;
+using tpc::cli::StringFlag;
+using tpc::cli::Switch;
 
 int Usage(const std::string& message) {
   std::cerr << "tpc: " << message << "\nrun 'tpc help' for usage\n";
   return tpc::kExitUsage;
 }
 
-// Reads `--flag value` or `--flag=value`; advances `i` past what it consumed.
-bool TakeValue(const std::vector<std::string>& args, size_t& i, const std::string& flag, std::string* value) {
-  const std::string& a = args[i];
-  if (a == flag) {
-    if (i + 1 >= args.size()) return false;
-    *value = args[++i];
-    return true;
-  }
-  if (a.rfind(flag + "=", 0) == 0) {
-    *value = a.substr(flag.size() + 1);
-    return true;
-  }
-  return false;
+bool UseColor(const std::string& color, int fd) {
+  return color == "always" || (color == "auto" && isatty(fd) && !std::getenv("NO_COLOR"));
 }
 
-bool ParseInt(const std::string& v, long lo, long hi, long* out) {
-  char* end = nullptr;
-  errno = 0;
-  long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno || x < lo || x > hi) return false;
-  *out = x;
-  return true;
-}
-
-// The flags of every command that loads a model and a plan.
-struct InputFlags {
-  std::string* model_path;
-  tpc::PlanRequest* plan;
-  std::string* arch_dir;
-  std::string* color;
+// A command: its flags, bound to what they fill in, and what it runs once they are all applied.
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual FlagTable Flags() = 0;
+  virtual int Run() = 0;
 };
-const std::vector<std::string> kInputFlags = {"--model", "--plan", "--transformers", "--arch-dir", "--color", "--no-color"};
 
-// Takes args[i] when it is one of kInputFlags: true with `*code` -1 when it was taken, true with the
-// exit code when it was malformed, false when it is not an input flag.
-bool TakeInputFlag(const std::vector<std::string>& args, size_t& i, const InputFlags& f, int* code) {
-  std::string v;
-  *code = -1;
-  if (TakeValue(args, i, "--model", &v)) *f.model_path = v;
-  else if (TakeValue(args, i, "--plan", &v)) f.plan->plan = v;
-  else if (TakeValue(args, i, "--arch-dir", &v)) *f.arch_dir = v;
-  else if (TakeValue(args, i, "--transformers", &v)) {
-    if (v != "4" && v != "5") *code = Usage("--transformers takes 4 or 5, got '" + v + "'");
-    else f.plan->transformers = v[0] - '0';
-  } else if (TakeValue(args, i, "--color", &v)) {
-    if (v != "auto" && v != "always" && v != "never") *code = Usage("--color takes auto, always or never");
-    else *f.color = v;
-  } else if (args[i] == "--no-color") *f.color = "never";
-  else return false;
-  return true;
-}
-
-// Every flag of a command that is not a switch takes a value; one that reaches here as a whole
-// argument is such a flag given last, with nothing after it.
-int UnknownArgument(const std::string& a, std::vector<std::string> flags) {
-  flags.insert(flags.end(), kInputFlags.begin(), kInputFlags.end());
-  if (std::find(flags.begin(), flags.end(), a) != flags.end()) return Usage(a + " needs a value");
-  std::string hint = tpc::DidYouMean(a, flags);
-  return Usage("unknown argument '" + a + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
-}
-
-int Check(const std::vector<std::string>& args) {
-  tpc::CheckRequest req;
-  std::string color = "auto";
-  InputFlags input{&req.model_path, &req.plan, &req.arch_dir, &color};
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string v;
-    const std::string& a = args[i];
-    int code = -1;
-    if (TakeInputFlag(args, i, input, &code)) {
-      if (code >= 0) return code;
-    } else if (TakeValue(args, i, "--tp", &v)) {
-      long tp = 0;
-      if (!ParseInt(v, 1, tpc::limits::kMaxTp, &tp)) return Usage("--tp takes a positive integer, got '" + v + "'");
-      req.options.tp = static_cast<int>(tp);
-    } else if (TakeValue(args, i, "--dialect", &v)) {
-      auto d = tpc::ParseDialect(v);
-      if (!d) return Usage("--dialect takes torch, hf-v4 or hf-v5, got '" + v + "'");
-      req.options.dialect = *d;
-      req.dialect_given = true;
-    } else if (TakeValue(args, i, "--format", &v)) {
-      if (v == "text") req.format = tpc::OutputFormat::kText;
-      else if (v == "json") req.format = tpc::OutputFormat::kJson;
-      else if (v == "sarif") req.format = tpc::OutputFormat::kSarif;
-      else return Usage("--format takes text, json or sarif, got '" + v + "'");
-    } else if (a == "--kv-replication") {
-      req.options.kv_replication = true;
-    } else if (a == "--sp") {
-      req.plan.sequence_parallel = true;
-    } else {
-      return UnknownArgument(a, {"--tp", "--dialect", "--format", "--kv-replication", "--sp"});
-    }
+class Check : public Command {
+ public:
+  FlagTable Flags() override {
+    Flag format{{"--format"}, "text|json|sarif", "how to write the diagnostics (default text)",
+                [this](const std::string& v) -> std::string {
+                  if (v == "text") req_.format = tpc::OutputFormat::kText;
+                  else if (v == "json") req_.format = tpc::OutputFormat::kJson;
+                  else if (v == "sarif") req_.format = tpc::OutputFormat::kSarif;
+                  else return "--format takes text, json or sarif, got '" + v + "'";
+                  return "";
+                }};
+    return {InputFlags(req_, in_, true),
+            {cli::TpFlag(&req_.options.tp), cli::DialectFlag(&req_.options.dialect, &req_.dialect_given), format,
+             cli::KvReplicationFlag(&req_.options.kv_replication), cli::SpFlag(&req_.plan.sequence_parallel)}};
   }
-  if (req.model_path.empty()) return Usage("check needs --model PATH (a config.json or a checkpoint directory)");
-  req.color = color == "always" || (color == "auto" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));
-  return tpc::RunCheckCommand(req, std::cout, std::cerr);
-}
-
-bool UseColor(const std::string& color) {
-  return color == "always" || (color == "auto" && isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"));
-}
-
-// compile and explain share their flags; explain prints the table instead of requiring -o.
-int CompileOrExplain(const std::vector<std::string>& args, bool explain) {
-  tpc::CompileRequest req;
-  req.explain = explain;
-  std::string color = "auto";
-  InputFlags input{&req.model_path, &req.plan, &req.arch_dir, &color};
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string v;
-    const std::string& a = args[i];
-    long n = 0;
-    int code = -1;
-    if (TakeInputFlag(args, i, input, &code)) {
-      if (code >= 0) return code;
-    } else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) req.output = v;
-    else if (TakeValue(args, i, "--dot", &v)) req.dot = v;
-    else if (TakeValue(args, i, "--dtype", &v)) {
-      // The dtype sizes live in DtypeBytes and the accepted names in the unknown-dtype message.
-      if (!tpc::DtypeBytes(v)) {
-        tpc::SourceManager sources;
-        tpc::Diagnostics diags(sources);
-        return Usage("--dtype: " + diags.Report(tpc::DiagId::kUnknownDtype, {}, {v}).message);
-      }
-      req.options.dtype = v;
-    }
-    else if (TakeValue(args, i, "--tp", &v)) {
-      if (!ParseInt(v, 1, tpc::limits::kMaxTp, &n)) return Usage("--tp takes a positive integer, got '" + v + "'");
-      req.options.check.tp = static_cast<int>(n);
-    } else if (TakeValue(args, i, "--lora-rank", &v)) {
-      if (!ParseInt(v, 1, tpc::limits::kMaxLoraRank, &n)) return Usage("--lora-rank takes a positive integer, got '" + v + "'");
-      req.options.lora_rank = static_cast<int>(n);
-      req.options.lora = true;
-    } else if (TakeValue(args, i, "--tokens", &v)) {
-      if (!ParseInt(v, 1, tpc::limits::kMaxTokens, &n)) return Usage("--tokens takes a positive integer, got '" + v + "'");
-      req.options.link.tokens = n;
-    } else if (TakeValue(args, i, "--link-gbps", &v)) {
-      char* end = nullptr;
-      double g = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(g > 0) || g > 1e6) return Usage("--link-gbps takes a bandwidth in GB/s, got '" + v + "'");
-      req.options.link.gbps = g;
-    } else if (TakeValue(args, i, "--dialect", &v)) {
-      auto d = tpc::ParseDialect(v);
-      if (!d) return Usage("--dialect takes torch, hf-v4 or hf-v5, got '" + v + "'");
-      req.options.check.dialect = *d;
-      req.dialect_given = true;
-    } else if (a == "--kv-replication") {
-      req.options.check.kv_replication = true;
-    } else if (a == "--sp") {
-      req.options.sequence_parallel = true;
-    } else if (a == "--lora") {
-      req.options.lora = true;
-    } else {
-      return UnknownArgument(a, {"--tp", "--dialect", "--kv-replication", "--sp", "--lora", "--lora-rank", "--dtype",
-                                 "--link-gbps", "--tokens", "-o", "--output", "--dot"});
-    }
+  int Run() override {
+    if (req_.model_path.empty()) return Usage("check needs --model PATH (a config.json or a checkpoint directory)");
+    req_.color = UseColor(in_.color, STDOUT_FILENO);
+    return tpc::RunCheckCommand(req_, std::cout, std::cerr);
   }
-  const char* cmd = explain ? "explain" : "compile";
-  if (req.model_path.empty()) return Usage(std::string(cmd) + " needs --model PATH (a config.json or a checkpoint directory)");
-  if (!explain && req.output.empty()) return Usage("compile needs -o PATH for the program");
-  req.color = UseColor(color);
-  return tpc::RunCompileCommand(req, std::cout, std::cerr);
-}
 
-int Compile(const std::vector<std::string>& args) { return CompileOrExplain(args, false); }
-int Explain(const std::vector<std::string>& args) { return CompileOrExplain(args, true); }
+ private:
+  tpc::CheckRequest req_;
+  InputState in_;
+};
 
-int Plans(const std::vector<std::string>& args) {
-  bool markdown = false;
-  for (const std::string& a : args) {
-    if (a == "--markdown") markdown = true;
-    else return Usage("unknown argument '" + a + "' for plans; it takes only --markdown");
+// compile and explain share their flags; explain prints the table and needs no -o.
+class Compile : public Command {
+ public:
+  explicit Compile(bool explain = false) { req_.explain = explain; }
+  FlagTable Flags() override {
+    tpc::CompileOptions& o = req_.options;
+    std::ostringstream gbps;
+    gbps << o.link.gbps;
+    Flag dtype{{"--dtype"}, "DTYPE", "parameter dtype (default: the config's torch_dtype, else bfloat16)",
+               [&o](const std::string& v) -> std::string {
+                 if (!tpc::DtypeBytes(v)) return "--dtype: unknown dtype '" + v + "'; expected " + tpc::DtypeNames();
+                 o.dtype = v;
+                 return "";
+               }};
+    Flag link_gbps{{"--link-gbps"}, "G",
+                   "link bandwidth per direction in GB/s, for the costs (default " + gbps.str() + ")",
+                   [&o](const std::string& v) -> std::string {
+                     char* end = nullptr;
+                     double g = std::strtod(v.c_str(), &end);
+                     if (v.empty() || *end || !(g > 0) || g > tpc::limits::kMaxLinkGbps)
+                       return "--link-gbps takes a bandwidth in GB/s, got '" + v + "'";
+                     o.link.gbps = g;
+                     return "";
+                   }};
+    return {InputFlags(req_, in_, true),
+            {cli::TpFlag(&o.check.tp), cli::DialectFlag(&o.check.dialect, &req_.dialect_given),
+             cli::KvReplicationFlag(&o.check.kv_replication), cli::SpFlag(&o.sequence_parallel),
+             Switch("--lora", "LoRA adapters on every linear but lm_head", &o.lora),
+             PositiveIntFlag("--lora-rank", "R",
+                             "the LoRA rank (default " + std::to_string(o.lora_rank) + "); implies --lora",
+                             tpc::limits::kMaxLoraRank,
+                             [&o](long n) {
+                               o.lora_rank = static_cast<int>(n);
+                               o.lora = true;
+                             }),
+             dtype, link_gbps,
+             PositiveIntFlag("--tokens", "N",
+                             "tokens per forward pass, for the costs (default " + std::to_string(o.link.tokens) + ")",
+                             tpc::limits::kMaxTokens, [&o](long n) { o.link.tokens = n; }),
+             StringFlag({"-o", "--output"}, "program.json",
+                        req_.explain ? "also write the program there" : "where to write the program", &req_.output,
+                        !req_.explain),
+             StringFlag({"--dot"}, "block.dot", "also write one decoder block's dataflow as Graphviz", &req_.dot)}};
   }
-  return tpc::RunPlansCommand(markdown, std::cout);
-}
-
-int TranslateLora(const std::vector<std::string>& args) {
-  tpc::TranslateLoraRequest req;
-  std::string color = "auto";
-  InputFlags input{&req.model_path, &req.plan, &req.arch_dir, &color};
-  bool transformers_given = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string v;
-    int code = -1;
-    transformers_given |= tpc::StartsWith(args[i], "--transformers");
-    if (TakeInputFlag(args, i, input, &code)) {
-      if (code >= 0) return code;
-    } else if (TakeValue(args, i, "-o", &v) || TakeValue(args, i, "--output", &v)) {
-      req.output = v;
-    } else {
-      return UnknownArgument(args[i], {"-o", "--output"});
-    }
+  int Run() override {
+    const char* cmd = req_.explain ? "explain" : "compile";
+    if (req_.model_path.empty())
+      return Usage(std::string(cmd) + " needs --model PATH (a config.json or a checkpoint directory)");
+    if (!req_.explain && req_.output.empty()) return Usage("compile needs -o PATH for the program");
+    req_.color = UseColor(in_.color, STDERR_FILENO);
+    return tpc::RunCompileCommand(req_, std::cout, std::cerr);
   }
-  if (req.model_path.empty() && (req.plan.plan.empty() || req.plan.plan == "auto"))
-    return Usage("translate-lora needs --plan NAME|PATH, or --model PATH to translate the plan chosen for it");
-  if (req.model_path.empty() && transformers_given)
-    return Usage("--transformers says which _tp_plan a model carries; it needs --model PATH");
-  req.color = UseColor(color);
-  return tpc::RunTranslateLoraCommand(req, std::cout, std::cerr);
-}
 
-int Help(const std::vector<std::string>&);
+ private:
+  tpc::CompileRequest req_;
+  InputState in_;
+};
 
-struct Command {
+class Explain : public Compile {
+ public:
+  Explain() : Compile(true) {}
+};
+
+class Plans : public Command {
+ public:
+  FlagTable Flags() override {
+    return {{}, {Switch("--markdown", "print the table in plans/README.md, in Markdown", &markdown_)}};
+  }
+  int Run() override { return tpc::RunPlansCommand(markdown_, std::cout); }
+
+ private:
+  bool markdown_ = false;
+};
+
+class TranslateLora : public Command {
+ public:
+  FlagTable Flags() override {
+    return {InputFlags(req_, in_, false),
+            {StringFlag({"-o", "--output"}, "lora.yaml", "where to write the LoRA plan (default: standard output)",
+                        &req_.output)}};
+  }
+  int Run() override {
+    if (req_.model_path.empty() && (req_.plan.plan.empty() || req_.plan.plan == "auto"))
+      return Usage("translate-lora needs --plan NAME|PATH, or --model PATH to translate the plan chosen for it");
+    if (req_.model_path.empty() && in_.transformers_given)
+      return Usage("--transformers says which _tp_plan a model carries; it needs --model PATH");
+    req_.color = UseColor(in_.color, STDERR_FILENO);
+    return tpc::RunTranslateLoraCommand(req_, std::cout, std::cerr);
+  }
+
+ private:
+  tpc::TranslateLoraRequest req_;
+  InputState in_;
+};
+
+struct CommandInfo {
   const char* name;
   const char* help;
-  int (*fn)(const std::vector<std::string>&);
+  const char* note;  // more for `tpc help NAME`, or ""
+  std::unique_ptr<Command> (*make)();  // null for help
 };
 
-const Command kCommands[] = {
-    {"check", "validate a tensor-parallel plan against a model, offline", Check},
-    {"compile", "emit the sharding program: per-rank slices, collectives, costs", Compile},
-    {"explain", "print the compiled program as a per-layer table", Explain},
-    {"plans", "list the bundled plans (--markdown for the table in plans/README.md)", Plans},
-    {"translate-lora", "write the LoRA variant of a plan, as NeMo AutoModel's translate_to_lora makes it", TranslateLora},
-    {"help", "show this help", Help},
+template <class C>
+std::unique_ptr<Command> Make() {
+  return std::make_unique<C>();
+}
+
+const CommandInfo kCommands[] = {
+    {"check", "validate a tensor-parallel plan against a model, offline", "", Make<Check>},
+    {"compile", "emit the sharding program: per-rank slices, collectives, costs", "", Make<Compile>},
+    {"explain", "print the compiled program as a per-layer table", "It takes compile's flags; -o is optional.",
+     Make<Explain>},
+    {"plans", "list the bundled plans (--markdown for the table in plans/README.md)", "", Make<Plans>},
+    {"translate-lora", "write the LoRA variant of a plan, as NeMo AutoModel's translate_to_lora makes it",
+     "It needs --plan NAME|PATH, or --model PATH to translate the plan chosen for it.",
+     Make<TranslateLora>},
+    {"help", "show this help; tpc help COMMAND (or tpc COMMAND --help) lists a command's flags", "", nullptr},
 };
 
-int Help(const std::vector<std::string>&) {
+const CommandInfo* FindCommand(const std::string& name) {
+  for (const CommandInfo& c : kCommands)
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
+int UnknownCommand(const std::string& name) {
+  std::vector<std::string> names;
+  for (const CommandInfo& c : kCommands) names.emplace_back(c.name);
+  std::string hint = tpc::DidYouMean(name, names);
+  return Usage("unknown command '" + name + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+}
+
+void PrintHelp() {
   std::cout << "usage: tpc COMMAND [options]\n\ncommands:\n";
-  for (const Command& c : kCommands) std::cout << "  " << c.name << std::string(16 - std::strlen(c.name), ' ') << c.help << '\n';
-  std::cout << "\ntpc check --model PATH [--plan auto|NAME|PATH] [--tp N] [--sp] [--transformers 4|5]\n"
-               "          [--dialect torch|hf-v4|hf-v5] [--kv-replication] [--format text|json|sarif]\n"
-               "          [--color auto|always|never] [--arch-dir DIR]\n"
-               "tpc compile --model PATH [--plan auto|NAME|PATH] --tp N -o program.json [--sp] [--lora] [--lora-rank R]\n"
-               "          [--kv-replication] [--dialect D] [--dtype T] [--dot block.dot] [--link-gbps G] [--tokens T]\n"
-               "tpc explain (the same flags as compile, without -o)\n"
-               "tpc plans [--markdown]\n"
-               "tpc translate-lora --plan NAME|PATH [-o lora.yaml]\n"
-               "tpc translate-lora --model PATH [--plan auto|NAME|PATH] [--transformers 4|5] [-o lora.yaml]\n\n"
-               "--plan auto (the default) picks a plan the way NeMo AutoModel does and says which in a note;\n"
+  for (const CommandInfo& c : kCommands)
+    std::cout << "  " << c.name << std::string(16 - std::strlen(c.name), ' ') << c.help << '\n';
+  std::cout << '\n';
+  for (const CommandInfo& c : kCommands)
+    if (c.make) std::cout << cli::UsageLine(std::string("tpc ") + c.name, c.make()->Flags());
+  std::cout << "\n--plan auto (the default) picks a plan the way NeMo AutoModel does and says which in a note;\n"
                "--plan NAME takes a bundled plan (tpc plans lists them), --plan PATH a YAML or JSON plan.\n\n"
                "exit codes: 0 no errors, 1 errors found, 2 usage error or unreadable input, 3 internal error\n";
+}
+
+void PrintCommandHelp(const CommandInfo& c, const FlagTable& flags) {
+  std::cout << cli::UsageLine(std::string("usage: tpc ") + c.name, flags) << '\n' << c.help << '\n';
+  if (*c.note) std::cout << c.note << '\n';
+  std::cout << "\nflags:\n" << cli::FlagList(flags);
+}
+
+int Help(const std::vector<std::string>& args) {
+  if (args.size() > 1) return Usage("help takes one command, got '" + args[1] + "' as well");
+  const CommandInfo* c = args.empty() ? nullptr : FindCommand(args[0]);
+  if (!c || !c->make) {
+    if (!args.empty() && !c && args[0] != "-h" && args[0] != "--help") return UnknownCommand(args[0]);
+    PrintHelp();
+  } else {
+    PrintCommandHelp(*c, c->make()->Flags());
+  }
   return tpc::kExitOk;
 }
 
@@ -302,12 +275,18 @@ int Dispatch(std::vector<std::string> args) {
   if (name == "-h" || name == "--help") name = "help";
   args.erase(args.begin());
   try {
-    for (const Command& c : kCommands)
-      if (name == c.name) return c.fn(args);
-    std::vector<std::string> names;
-    for (const Command& c : kCommands) names.emplace_back(c.name);
-    std::string hint = tpc::DidYouMean(name, names);
-    return Usage("unknown command '" + name + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    if (name == "help") return Help(args);
+    const CommandInfo* c = FindCommand(name);
+    if (!c) return UnknownCommand(name);
+    std::unique_ptr<Command> command = c->make();
+    FlagTable flags = command->Flags();
+    std::string error;
+    switch (cli::ParseFlags(args, flags, name, &error)) {
+      case cli::Parsed::kHelp: PrintCommandHelp(*c, flags); return tpc::kExitOk;
+      case cli::Parsed::kBad: return Usage(error);
+      case cli::Parsed::kOk: break;
+    }
+    return command->Run();
   } catch (const std::exception& e) {
     std::cerr << "tpc: internal error: " << e.what() << '\n';
     return tpc::kExitInternal;
