@@ -36,6 +36,12 @@ ordered_json SarifLocation(const SourceManager& sm, SourceLoc loc, const std::st
   return l;
 }
 
+// {"count": 32, "all": true, "list": "0-31"} for a problem merged over layers, else null.
+ordered_json Layers(const LayerSpan& layers) {
+  if (layers.count == 0) return nullptr;
+  return {{"count", layers.count}, {"all", layers.all}, {"list", layers.list}};
+}
+
 // Paths, plan text and echoed parse errors may be bad UTF-8: write U+FFFD for it instead of throwing.
 std::string Dump(const ordered_json& j) { return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n"; }
 
@@ -53,6 +59,7 @@ std::string RenderJson(const Diagnostics& diags) {
     j["severity"] = SeverityName(d.severity);
     j["code"] = d.code;
     j["message"] = d.message;
+    j["layers"] = Layers(d.layers);
     j.update(Place(sm, d.loc));
     j["notes"] = ordered_json::array();
     for (const Note& n : d.notes) {
@@ -82,6 +89,7 @@ std::string RenderSarif(const Diagnostics& diags) {
     for (const Note& n : d.notes)
       if (n.loc.valid()) related.push_back(SarifLocation(sm, n.loc, &n.message));
     if (!related.empty()) r["relatedLocations"] = related;
+    if (d.layers.count) r["properties"] = {{"layers", Layers(d.layers)}};
     results.push_back(r);
   }
   ordered_json run;

@@ -72,7 +72,7 @@ std::string RenderText(const Diagnostics& diags, bool color) {
     if (color) out << SeverityColor(d.severity);
     out << SeverityName(d.severity) << ": ";
     if (color) out << "\033[0m\033[1m";
-    out << d.message << " [" << d.code << ']';
+    out << d.message << LayerSuffix(d.layers) << " [" << d.code << ']';
     if (color) out << "\033[0m";
     out << '\n';
     Snippet(out, sm, d.loc, color);

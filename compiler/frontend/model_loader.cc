@@ -242,8 +242,8 @@ class Expander {
   }
 
   // Appends the module ids `name` stands for in the dataflow (several when it names a dropped
-  // module, whose inputs pass through). `user` is only for the message.
-  void AppendInputs(const std::string& name, const std::string& user, std::vector<int>* out) {
+  // module, whose inputs pass through). `user` is only for the message, `at` for its place.
+  void AppendInputs(const std::string& name, const std::string& user, std::vector<int>* out, SourceLoc at) {
     auto add = [out](int id) {
       if (std::find(out->begin(), out->end(), id) == out->end()) out->push_back(id);
     };
@@ -253,17 +253,18 @@ class Expander {
         return;
       }
     int id = g_.Find(name);
-    if (id < 0) TemplateError("input '" + name + "' of '" + user + "' is not declared before it");
+    if (id < 0) TemplateError("input '" + name + "' of '" + user + "' is not declared before it", at);
     add(id);
   }
-  int Resolve(const std::string& name, const std::string& what) {
+  int Resolve(const std::string& name, const std::string& what, SourceLoc at = {}) {
     std::vector<int> ids;
-    AppendInputs(name, what, &ids);
-    if (ids.size() != 1) TemplateError(what + " '" + name + "' must name one module");
+    AppendInputs(name, what, &ids, at);
+    if (ids.size() != 1) TemplateError(what + " '" + name + "' must name one module", at);
     return ids[0];
   }
-  [[noreturn]] void TemplateError(const std::string& message) {
-    throw ConfigError{DiagId::kBadArchTemplate, {t_.file, 0, 0, 0}, {message}};
+  // At the template module `at` when there is one, else at the template file.
+  [[noreturn]] void TemplateError(const std::string& message, SourceLoc at) {
+    throw ConfigError{DiagId::kBadArchTemplate, at.valid() ? at : SourceLoc{t_.file, 0, 0, 0}, {message}};
   }
 
   void AddModule(const ModuleTemplate& mt, const std::string& layer_prefix, int layer, int layer_in) {
@@ -280,7 +281,7 @@ class Expander {
         inputs.push_back(layers_out_);
       } else {
         scratch = layer_prefix.empty() ? Base(in) : layer_prefix + in;
-        AppendInputs(scratch, what, &inputs);
+        AppendInputs(scratch, what, &inputs, mt.loc);
       }
     }
     if (mt.when && Condition(*mt.when, "the condition of", what) == 0) {
@@ -312,7 +313,7 @@ class Expander {
     if (mt.heads) m.heads = Size(*mt.heads, "the heads of", what);
     if (mt.kv_heads) m.kv_heads = Size(*mt.kv_heads, "the kv heads of", what);
     if (!mt.tied_to.empty() && (!mt.tie_when || Condition(*mt.tie_when, "the tying of", what) != 0))
-      m.tied_to = Resolve(Base(mt.tied_to), "tied_to of '" + what + "'");
+      m.tied_to = Resolve(Base(mt.tied_to), "tied_to of '" + what + "'", mt.loc);
     g_.Add(std::move(m));
   }
 };

@@ -40,16 +40,15 @@ class PlanParser {
     bool ok = true;
     std::map<std::string, SourceLoc> meta_seen;
     for (const auto& kv : root) {
-      if (!kv.first.IsScalar()) return Fail(kv.first, "plan keys must be strings");
+      if (!kv.first.IsScalar()) return Fail(kv.first, DiagId::kPlanFieldNotString);
       std::string field = kv.first.Scalar();
       if (kMetaFields.count(field)) {
         // YAML keeps the last of two equal keys; for what describes the plan that hides a mistake.
         SourceLoc here = ScalarLoc(diags_, file_, kv.first);
         auto [first, fresh] = meta_seen.emplace(field, here);
         if (!fresh) {
-          Diagnostic& d = diags_.Report(DiagId::kBadPlanEntry, here,
-                                        {"field '" + field + "' is given twice, on lines " +
-                                             std::to_string(first->second.line) + " and " + std::to_string(here.line)});
+          Diagnostic& d = diags_.Report(DiagId::kPlanFieldTwice, here,
+                                        {field, std::to_string(first->second.line), std::to_string(here.line)});
           diags_.AddNote(d, first->second, "first given here");
           return false;
         }
@@ -67,9 +66,9 @@ class PlanParser {
       }
     }
     if (plan->meta.sp_mode == SpMode::kNone && !plan->sp_entries.empty())
-      return Fail(root["sp_plan"], "'sp_plan' needs 'sequence_parallel: update' or 'sequence_parallel: replace'");
+      return Fail(root["sp_plan"], DiagId::kSpPlanWithoutMode);
     if ((plan->meta.sp_mode == SpMode::kUpdate || plan->meta.sp_mode == SpMode::kReplace) && plan->sp_entries.empty())
-      return Fail(root["sequence_parallel"], "'sequence_parallel' needs an 'sp_plan' section");
+      return Fail(root["sequence_parallel"], DiagId::kSpModeWithoutPlan);
     return ok && Compact(plan);
   }
 
@@ -81,8 +80,8 @@ class PlanParser {
   size_t count_ = 0;                              ///< entries read, duplicates included
   std::string scope_;  ///< "sp:" while reading sp_plan, whose keys repeat the plan's on purpose
 
-  bool Fail(const YAML::Node& at, const std::string& message) {
-    diags_.Report(DiagId::kBadPlanEntry, LocOf(file_, at), {message});
+  bool Fail(const YAML::Node& at, DiagId id, std::vector<std::string> args = {}) {
+    diags_.Report(id, LocOf(file_, at), std::move(args));
     return false;
   }
 
@@ -108,24 +107,24 @@ class PlanParser {
   // when its value is malformed.
   bool Meta(const std::string& field, const YAML::Node& v, PlanMeta* meta) {
     if (field == "architectures" || field == "model_types") {
-      if (!v.IsSequence()) return Fail(v, "'" + field + "' must be a list of strings");
+      if (!v.IsSequence()) return Fail(v, DiagId::kPlanFieldType, {field, "a list of strings"});
       std::vector<std::string>& out = field == "architectures" ? meta->architectures : meta->model_types;
       for (const YAML::Node& item : v) {
-        if (!item.IsScalar()) return Fail(item, "'" + field + "' must be a list of strings");
+        if (!item.IsScalar()) return Fail(item, DiagId::kPlanFieldType, {field, "a list of strings"});
         out.push_back(item.Scalar());
       }
       return true;
     }
-    if (!v.IsScalar()) return Fail(v, "'" + field + "' must be a string");
+    if (!v.IsScalar()) return Fail(v, DiagId::kPlanFieldType, {field, "a string"});
     const std::string& text = v.Scalar();
     if (field == "dialect") {
       meta->dialect = ParseDialect(text);
-      if (!meta->dialect) return Fail(v, "'dialect' must be torch, hf-v4 or hf-v5, got '" + text + "'");
+      if (!meta->dialect) return Fail(v, DiagId::kPlanFieldValue, {field, "torch, hf-v4 or hf-v5", text});
     } else if (field == "sequence_parallel") {
       if (text == "update") meta->sp_mode = SpMode::kUpdate;
       else if (text == "replace") meta->sp_mode = SpMode::kReplace;
       else if (text == "ignored") meta->sp_mode = SpMode::kIgnored;
-      else return Fail(v, "'sequence_parallel' must be update, replace or ignored, got '" + text + "'");
+      else return Fail(v, DiagId::kPlanFieldValue, {field, "update, replace or ignored", text});
     } else if (field == "name") meta->name = text;
     else if (field == "seed") meta->seed = text;
     else if (field == "origin") meta->origin = text;
@@ -148,11 +147,10 @@ class PlanParser {
     bool ok = true;
     for (const auto& kv : map) {
       if (++count_ > limits::kMaxPlanEntries)
-        return Fail(kv.first, "the plan has more than " + std::to_string(limits::kMaxPlanEntries) +
-                                  " entries, duplicates included; real plans have a few dozen");
+        return Fail(kv.first, DiagId::kTooManyPlanEntries, {std::to_string(limits::kMaxPlanEntries)});
       PlanEntry e;
       if (!kv.first.IsScalar()) {
-        ok = Fail(kv.first, "a plan key must be a module path string");
+        ok = Fail(kv.first, DiagId::kPlanKeyNotPath);
         continue;
       }
       e.key = kv.first.Scalar();
@@ -185,7 +183,7 @@ class PlanParser {
       items.push_back(n);
     }
     for (const YAML::Node& item : items) {
-      if (!item.IsScalar()) return Fail(item, "a layout must be a string such as replicate or shard(1)");
+      if (!item.IsScalar()) return Fail(item, DiagId::kLayoutNotString);
       std::optional<LayoutSpec> s = ParseLayout(item.Scalar());
       if (!s) {
         diags_.Report(DiagId::kBadLayout, ScalarLoc(diags_, file_, item), {item.Scalar()});
@@ -203,18 +201,18 @@ class PlanParser {
       e->style_loc = ScalarLoc(diags_, file_, v);
       return true;
     }
-    if (!v.IsMap()) return Fail(v, "plan key '" + e->key + "' needs a style string or a style object, got " + NodeTypeName(v));
+    if (!v.IsMap()) return Fail(v, DiagId::kBadStyleValue, {e->key, NodeTypeName(v)});
     e->is_object = true;
     e->style_loc = LocOf(file_, v);
     std::set<std::string> fields;
     for (const auto& f : v) {
-      if (!f.first.IsScalar()) return Fail(f.first, "the keys of the style object of '" + e->key + "' must be strings");
+      if (!f.first.IsScalar()) return Fail(f.first, DiagId::kStyleKeyNotString, {e->key});
       std::string field = f.first.Scalar();
       if (!fields.insert(field).second)
-        return Fail(f.first, "field '" + field + "' is given twice in the style object of '" + e->key + "'");
+        return Fail(f.first, DiagId::kStyleFieldTwice, {field, e->key});
       const YAML::Node& val = f.second;
       if (field == "style") {
-        if (!val.IsScalar()) return Fail(val, "'style' must be a string");
+        if (!val.IsScalar()) return Fail(val, DiagId::kPlanFieldType, {field, "a string"});
         e->style = val.Scalar();
         e->style_loc = ScalarLoc(diags_, file_, val);
       } else if (field == "input_layouts") {
@@ -223,15 +221,15 @@ class PlanParser {
         if (!Layouts(val, &e->output_layouts)) return false;
       } else if (field == "use_local_output") {
         if (!val.IsScalar() || (val.Scalar() != "true" && val.Scalar() != "false"))
-          return Fail(val, "'use_local_output' must be true or false");
+          return Fail(val, DiagId::kPlanFieldType, {field, "true or false"});
         e->use_local_output = val.Scalar() == "true";
       } else {
         std::string hint = DidYouMean(field, {"style", "input_layouts", "output_layouts", "use_local_output"});
-        return Fail(f.first, "unknown field '" + field + "' in the style object of '" + e->key + "'" +
-                                 (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        return Fail(f.first, DiagId::kUnknownStyleField,
+                    {field, e->key, hint.empty() ? "" : "; did you mean '" + hint + "'?"});
       }
     }
-    if (e->style.empty()) return Fail(v, "the style object of '" + e->key + "' has no 'style'");
+    if (e->style.empty()) return Fail(v, DiagId::kStyleObjectNoStyle, {e->key});
     return true;
   }
 };
@@ -288,7 +286,7 @@ std::optional<Plan> ParsePlan(const std::string& path, std::string text, Diagnos
   } catch (const YAML::Exception& e) {
     // The parser checks node types before converting; this is a last guard, never an exit 3.
     SourceLoc loc = e.mark.line >= 0 ? SourceLoc{doc->file, e.mark.line + 1, e.mark.column + 1, 1} : SourceLoc{doc->file, 0, 0, 0};
-    diags.Report(DiagId::kBadPlanEntry, loc, {e.msg});
+    diags.Report(DiagId::kPlanNodeError, loc, {e.msg});
     return std::nullopt;
   }
   if (plan.entries.empty()) {

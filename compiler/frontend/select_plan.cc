@@ -100,12 +100,12 @@ class Selector {
   const PlanRequest& req_;
   Diagnostics& diags_;
 
-  void Chosen(const std::string& why) { diags_.Report(DiagId::kPlanChosen, {}, {why}); }
-  void Refuse(const std::string& why) { diags_.Report(DiagId::kNoUsablePlan, {}, {why}); }
-
-  std::optional<Plan> Bundled(const std::string& name, const std::string& why) {
+  // Loads bundled plan `name` and says why it was chosen: `id` with `name` then `args`.
+  std::optional<Plan> Bundled(const std::string& name, DiagId id, std::vector<std::string> args) {
     std::optional<Plan> p = LoadBundledPlan(name, diags_);
-    if (p) Chosen("plan " + name + ": " + why);
+    if (!p) return p;
+    args.insert(args.begin(), name);
+    diags_.Report(id, {}, std::move(args));
     return p;
   }
 
@@ -113,8 +113,9 @@ class Selector {
     const std::string& arg = req_.plan;
     if (arg == "llama_nemotron_super_tp_plan") {
       if (model_.architecture == "DeciLMForCausalLM" && model_.model_type == "nemotron-nas")
-        return Bundled("nemo/decilm_nemotron", "what llama_nemotron_super_tp_plan names for a DeciLMForCausalLM nemotron-nas checkpoint");
-      return Bundled("nemo/llama", "what llama_nemotron_super_tp_plan names for any model but a DeciLM nemotron-nas checkpoint");
+        return Bundled("nemo/decilm_nemotron", DiagId::kPlanNamed,
+                       {arg, "a DeciLMForCausalLM nemotron-nas checkpoint"});
+      return Bundled("nemo/llama", DiagId::kPlanNamed, {arg, "any model but a DeciLM nemotron-nas checkpoint"});
     }
     if (arg.empty() || arg == "auto") return Auto();
     return LoadPlanArg(arg, diags_);  // what the user named needs no note
@@ -128,37 +129,27 @@ class Selector {
       if (!p) return std::nullopt;
       const std::string& need = p->meta.requires_model_type;
       if (need.empty() || need == model_.model_type) {
-        Chosen("plan " + optimized + ": the optimized plan NeMo AutoModel registers for " + ClassOf(model_));
+        diags_.Report(DiagId::kPlanOptimized, {}, {optimized, ClassOf(model_)});
         return p;
       }
-      std::string refusal = "the optimized plan " + optimized + " refuses this checkpoint (" + p->meta.refusal +
-                            ": model_type is '" + model_.model_type + "')";
       std::optional<Plan> hf = TranslateHfPlan(model_, req_.transformers, diags_, &why, &hf_name);
       if (!hf) {
-        Refuse(refusal + ", and the Hugging Face plan " + hf_name + " it falls back to " + why);
+        diags_.Report(DiagId::kNoPlanHfFallback, {}, {optimized, p->meta.refusal, model_.model_type, hf_name, why});
         return std::nullopt;
       }
-      Chosen("plan " + hf_name + " as NeMo AutoModel translates it: " + refusal +
-             ", so the seed falls back to the model's Hugging Face plan");
+      diags_.Report(DiagId::kPlanHfFallback, {}, {hf_name, optimized, p->meta.refusal, model_.model_type});
       return hf;
     }
     std::optional<Plan> hf = TranslateHfPlan(model_, req_.transformers, diags_, &why, &hf_name);
     if (hf) {
-      Chosen("plan " + hf_name + " as NeMo AutoModel translates it: no optimized plan is registered for " +
-             ClassOf(model_) + ", and the model's Hugging Face plan is usable");
+      diags_.Report(DiagId::kPlanHfTranslated, {}, {hf_name, ClassOf(model_)});
       return hf;
     }
-    std::string reason = "no optimized plan is registered for " + ClassOf(model_) + " and the Hugging Face plan " +
-                         hf_name + " " + why;
     if (req_.tp > 1 && model_.custom_code) {
-      Refuse("no tensor-parallel plan for the custom-code architecture " + ClassOf(model_) +
-             " (its config has an auto_map, so it loads with trust_remote_code): " + reason +
-             "; NeMo AutoModel refuses its default base plan at tp " + std::to_string(req_.tp) +
-             " because those DTensor placements lack shard_order and trip an assert in _redistribute. "
-             "Give a plan with --plan, or run at tp 1");
+      diags_.Report(DiagId::kNoPlanCustomCode, {}, {ClassOf(model_), hf_name, why, std::to_string(req_.tp)});
       return std::nullopt;
     }
-    return Bundled("nemo/default", "NeMo AutoModel's default base plan, because " + reason);
+    return Bundled("nemo/default", DiagId::kPlanDefault, {ClassOf(model_), hf_name, why});
   }
 };
 

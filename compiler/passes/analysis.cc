@@ -132,10 +132,9 @@ void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
   });
   for (auto& [key, item] : items_) {
     Diagnostic& d = diags.Report(item.id, item.loc, item.args);
-    size_t n = item.layers.size();
-    if (n > 1 && static_cast<int>(n) == num_layers) d.message += " (in all " + std::to_string(n) + " layers)";
-    else if (n > 1) d.message += " (in layers " + LayerList(item.layers) + ")";
-    else if (n == 1 && num_layers > 1) d.message += " (in layer " + std::to_string(item.layers[0]) + ")";
+    // One layer of a one-layer model says nothing worth a field.
+    int n = static_cast<int>(item.layers.size());
+    if (n > 1 || (n == 1 && num_layers > 1)) d.layers = {n, n > 1 && n == num_layers, LayerList(item.layers)};
     for (Note& note : item.notes) diags.AddNote(d, note.loc, note.message);
   }
   items_.clear();

@@ -84,7 +84,7 @@ class LayerAggregator {
   /// Records one occurrence; `key` identifies the problem independent of the layer.
   void Add(const std::string& key, DiagId id, SourceLoc loc, std::vector<std::string> args,
            std::vector<Note> notes, int layer);
-  /// Reports every distinct problem once, with " (in N layers)" appended when it repeats.
+  /// Reports every distinct problem once, with the layers it repeats in as its `layers`.
   void Flush(Diagnostics& diags, int num_layers);
 
  private:

@@ -136,6 +136,7 @@ bool PropagatePlacements(Analysis& a, Diagnostics& diags) {
   for (const Diagnostic& d : at_tp.all()) {
     if (d.severity != Severity::kError) continue;
     Diagnostic& w = diags.Report(DiagId::kLayoutsAtTp1, d.loc, {std::to_string(at_tp.errors()), d.message});
+    w.layers = d.layers;  // the first error ends the message, so its layers end it too
     for (const Note& n : d.notes) diags.AddNote(w, n.loc, n.message);
     break;
   }

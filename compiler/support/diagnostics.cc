@@ -33,11 +33,18 @@ std::string Substitute(const std::string& pattern, const std::vector<std::string
   return out;
 }
 
+std::string LayerSuffix(const LayerSpan& layers) {
+  if (layers.count > 1 && layers.all) return " (in all " + std::to_string(layers.count) + " layers)";
+  if (layers.count > 1) return " (in layers " + layers.list + ")";
+  if (layers.count == 1) return " (in layer " + layers.list + ")";
+  return "";
+}
+
 const char* DiagCode(DiagId id) { return kDiagInfo[static_cast<int>(id)].code; }
 
 Diagnostic& Diagnostics::Report(DiagId id, SourceLoc loc, std::vector<std::string> args) {
   const DiagInfo& info = kDiagInfo[static_cast<int>(id)];
-  diags_.push_back({id, info.severity, info.code, Substitute(info.text, args), loc, {}});
+  diags_.push_back({id, info.severity, info.code, Substitute(info.text, args), loc, {}, {}});
   if (info.severity == Severity::kFatal) fatal_ = true;
   if (info.severity >= Severity::kError) ++errors_;
   if (info.severity == Severity::kWarning) ++warnings_;

@@ -24,7 +24,14 @@ struct Note {
   std::string message;
 };
 
-/// One reported problem, already formatted.
+/// The layers one diagnostic stands for when a problem repeats per layer (LayerAggregator).
+struct LayerSpan {
+  int count = 0;     ///< how many layers; 0 when the diagnostic is not per layer
+  bool all = false;  ///< every layer of the model
+  std::string list;  ///< the layers as text: "0-31", "1, 5" (the first 8, then ", ...") or "3"
+};
+
+/// One reported problem, already formatted; the message leaves out the layers.
 struct Diagnostic {
   DiagId id;
   Severity severity;
@@ -32,7 +39,12 @@ struct Diagnostic {
   std::string message;
   SourceLoc loc;
   std::vector<Note> notes;
+  LayerSpan layers;
 };
+
+/// What text output appends to a message for its layers: " (in all 32 layers)", " (in layers 1, 5)",
+/// " (in layer 3)", or "" when the diagnostic is not per layer.
+std::string LayerSuffix(const LayerSpan& layers);
 
 /// Substitutes {0}, {1}, ... in `pattern` with `args` (GCC 12 has no <format>).
 std::string Substitute(const std::string& pattern, const std::vector<std::string>& args);
