@@ -198,7 +198,7 @@ TEST_SUITE("hostile input") {
     Diagnostics diags(sm);
     std::optional<Plan> plan = ParsePlan("plan.yaml", text, diags);
     double seconds = Seconds(start);
-    CHECK(seconds < 2.0);
+    CHECK(seconds < 20.0);  // a hang guard, not a speed claim: the quadratic loader took 54 s here
     REQUIRE(plan);
     REQUIRE(plan->entries.size() == 25'000);
     CHECK(plan->entries[0].key == "model.layers.0.mlp.up_proj");
@@ -223,7 +223,7 @@ TEST_SUITE("hostile input") {
     auto start = std::chrono::steady_clock::now();
     std::string hint = DidYouMean(word, styles);
     double seconds = Seconds(start);
-    CHECK(seconds < 0.5);
+    CHECK(seconds < 5.0);  // a hang guard: the unbounded edit distance took 13 s
     CHECK(hint.empty());
     CHECK(DidYouMean("colwsie", styles) == "colwise");  // short typos still get their suggestion
   }
