@@ -64,15 +64,19 @@ std::string DtypeNames() {
   return out;
 }
 
-Slice ChunkOf(int64_t n, int k, int r, int64_t offset) {
-  if (n <= 0 || k <= 0 || r < 0) return {"", offset, 0};
+RowRange ChunkRange(int64_t n, int64_t k, int64_t r) {
+  if (n <= 0 || k <= 0 || r < 0) return {};
   int64_t full = n / k + (n % k != 0);  // ceil without n + k - 1, which could overflow
   // full * r only where it stays <= n: ranks past the end start at n.
-  int64_t start = r > n / full ? n : std::min(n, full * r);
-  int64_t length = std::min(full, n - start);
+  int64_t begin = r > n / full ? n : std::min(n, full * r);
+  return {begin, begin + std::min(full, n - begin)};
+}
+
+Slice ChunkOf(int64_t n, int k, int r, int64_t offset) {
+  RowRange rows = ChunkRange(n, k, r);
   int64_t at;
-  if (__builtin_add_overflow(offset, start, &at)) at = INT64_MAX;
-  return {"", at, length};
+  if (__builtin_add_overflow(offset, rows.begin, &at)) at = INT64_MAX;
+  return {"", at, rows.size()};
 }
 
 }  // namespace tpc

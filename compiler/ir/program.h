@@ -119,7 +119,16 @@ std::string LayoutName(Layout l);
 int DtypeBytes(const std::string& dtype);
 /// The dtype names DtypeBytes knows, for messages: "bfloat16, float16, ... or float8_e5m2".
 std::string DtypeNames();
-/// torch.chunk's split of `n` rows over `k` ranks: rank r's (start, length).
+/// Rows [begin, end) of a tensor.
+struct RowRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t size() const { return end - begin; }
+};
+/// torch.chunk's split of `n` rows over `k` ranks: the rows rank r holds. Chunks are ceil(n / k)
+/// rows, so the last ranks may hold fewer or none ("n 10, k 4": 3, 3, 3, 1). Empty for bad arguments.
+RowRange ChunkRange(int64_t n, int64_t k, int64_t r);
+/// ChunkRange as a Slice: rank r's (start, length), the start moved by `offset`.
 Slice ChunkOf(int64_t n, int k, int r, int64_t offset = 0);
 
 }  // namespace tpc

@@ -4,6 +4,7 @@
 // Automodel #799). Vocab splits unevenly but legally (torch.chunk), so that is a warning.
 #include <numeric>
 
+#include "ir/program.h"
 #include "passes/analysis.h"
 #include "support/strings.h"
 
@@ -102,8 +103,8 @@ bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
       bool vocab = (mod.role == "embed" || mod.role == "lm_head") && pl.dim == 0;
       if (vocab) {
         if (size % tp == 0) continue;
-        int64_t chunk = (size + tp - 1) / tp;
-        int64_t last = std::max<int64_t>(0, size - chunk * (tp - 1));
+        int64_t chunk = ChunkRange(size, tp, 0).size();
+        int64_t last = ChunkRange(size, tp, tp - 1).size();
         dims.Add("vocab|" + std::to_string(entry), DiagId::kVocabUneven, loc,
                  {std::to_string(size), std::to_string(tp), std::to_string(chunk), std::to_string(last)}, {}, -1);
         continue;

@@ -1,6 +1,7 @@
 // check-fused: a fused projection stores segments back to back ([Q|K|V], [gate|up]). Splitting its
 // rows into tp contiguous chunks hands rank 0 only Q rows and the last rank only V rows: silently
 // wrong unless the output is gathered again or the style packs each segment (automodel.md P4).
+#include "ir/program.h"
 #include "passes/analysis.h"
 #include "support/strings.h"
 
@@ -45,8 +46,8 @@ bool CheckFused(Analysis& a, Diagnostics& diags) {
     bool equal_halves = mod.segments.size() == 2 && mod.segments[0].rows == mod.segments[1].rows;
     if (s->packed && equal_halves) continue;  // rank r takes block r of each half
     int64_t rows = mod.params[0].shape[0];
-    int64_t chunk = (rows + tp - 1) / tp;
-    int64_t last_begin = std::min(rows, chunk * (tp - 1));
+    int64_t chunk = ChunkRange(rows, tp, 0).size();
+    int64_t last_begin = ChunkRange(rows, tp, tp - 1).begin;
     std::vector<std::string> names;
     for (const Segment& sg : mod.segments) names.push_back(sg.name);
     std::string gather = a.opts.dialect == Dialect::kHfV5 ? "colwise_gather_output" : "colwise_rep";

@@ -38,16 +38,9 @@ void ReplicatedLogits(const Analysis& a, Diagnostics& diags) {
   }
 }
 
-// Rows [begin, end) rank r holds under torch.chunk (ceil split) and under the balanced split NeMo's
-// mask fixup assumes (the first V % tp ranks get one extra row).
-struct Rows {
-  int64_t begin, end;
-};
-Rows ChunkRows(int64_t v, int64_t tp, int64_t r) {
-  int64_t chunk = (v + tp - 1) / tp;
-  return {std::min(v, r * chunk), std::min(v, (r + 1) * chunk)};
-}
-Rows BalancedRows(int64_t v, int64_t tp, int64_t r) {
+// The rows rank r holds under the balanced split NeMo's mask fixup assumes (the first V % tp ranks
+// get one extra row); torch.chunk's (ChunkRange) gives every rank but the last ceil(V / tp).
+RowRange BalancedRows(int64_t v, int64_t tp, int64_t r) {
   int64_t base = v / tp, rem = v % tp;
   int64_t begin = r * base + std::min(r, rem);
   return {begin, begin + base + (r < rem ? 1 : 0)};
@@ -65,7 +58,7 @@ void VpeMask(const Analysis& a, Diagnostics& diags) {
       int64_t v = mod.params[0].shape[0];
       if (v % tp == 0) continue;
       for (int64_t r = 0; r < tp; ++r) {
-        Rows c = ChunkRows(v, tp, r), b = BalancedRows(v, tp, r);
+        RowRange c = ChunkRange(v, tp, r), b = BalancedRows(v, tp, r);
         if (c.begin == b.begin && c.end == b.end) continue;
         diags.Report(DiagId::kVpeMaskMismatch, a.EntryLoc(static_cast<int>(e)),
                      {mod.name, std::to_string(v), std::to_string(tp), std::to_string(r), std::to_string(c.begin),
