@@ -44,6 +44,15 @@ std::string Str(const YAML::Node& n, const char* what) {
   return n.as<std::string>();
 }
 
+// A role the checks know: a misspelt one would silently turn off the checks that ask for it.
+Role RoleOf(const YAML::Node& n) {
+  std::string name = Str(n, "role");
+  if (std::optional<Role> r = ParseRole(name)) return *r;
+  std::string hint = DidYouMean(name, RoleNames());
+  throw TemplateError{n, "unknown role '" + name + "'" +
+                             (hint.empty() ? "; known roles: " + Join(RoleNames(), ", ") : "; did you mean '" + hint + "'?")};
+}
+
 Expr ParseExpr(const YAML::Node& n) {
   if (!n.IsScalar()) throw TemplateError{n, "expected an expression"};
   try {
@@ -83,7 +92,7 @@ ModuleTemplate ParseModule(int file, const YAML::Node& n) {
       if (it == std::end(kKinds)) throw TemplateError{v, "unknown module kind '" + k + "'"};
       m.kind = it->second;
     } else if (key == "role") {
-      m.role = Str(v, "role");
+      m.role = RoleOf(v);
     } else if (key == "virtual") {
       m.is_virtual = Bool(v, "virtual");
     } else if (key == "per_head") {
@@ -97,7 +106,7 @@ ModuleTemplate ParseModule(int file, const YAML::Node& n) {
     } else if (key == "params") {
       if (!v.IsSequence()) throw TemplateError{v, "params must be a list"};
       for (const YAML::Node& p : v)
-        m.params.push_back({Str(p["name"], "param name"), p["role"] ? Str(p["role"], "role") : "",
+        m.params.push_back({Str(p["name"], "param name"), p["role"] ? RoleOf(p["role"]) : Role::kNone,
                             ParseShape(p["shape"])});
     } else if (key == "fused") {
       std::string f = Str(v, "fused");

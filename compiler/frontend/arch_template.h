@@ -16,7 +16,7 @@ namespace tpc {
 struct ModuleTemplate {
   std::string name;  ///< relative to the layer inside `layers`, else to the root; "{base}" expands
   ModuleKind kind = ModuleKind::kLinear;
-  std::string role;
+  Role role = Role::kNone;
   bool is_virtual = false;
   bool per_head = false;
   std::optional<Expr> when;  ///< include the module only where this is non-zero
@@ -24,7 +24,7 @@ struct ModuleTemplate {
   std::optional<Expr> bias;  ///< a `bias` of shape [weight[0]] where non-zero
   struct ParamTemplate {
     std::string name;
-    std::string role;
+    Role role = Role::kNone;
     std::vector<Expr> shape;
   };
   std::vector<ParamTemplate> params;

@@ -296,12 +296,12 @@ class Expander {
     m.inputs = std::move(inputs);
     m.fused = mt.fused;
     if (!mt.weight.empty()) {
-      Param w{"weight", {}, ""};
+      Param w{"weight", {}, Role::kNone};
       for (const Expr& d : mt.weight) w.shape.push_back(Size(d, "the shape of", what));
       bool bias = mt.bias && Condition(*mt.bias, "the bias of", what) != 0;
       int64_t rows = w.shape[0];
       m.params.push_back(std::move(w));
-      if (bias) m.params.push_back({"bias", {rows}, ""});
+      if (bias) m.params.push_back({"bias", {rows}, Role::kNone});
     }
     for (const auto& pt : mt.params) {
       Param p{pt.name, {}, pt.role};

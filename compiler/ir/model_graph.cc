@@ -6,6 +6,69 @@
 
 
 namespace tpc {
+namespace {
+
+struct RoleRow {
+  Role role;
+  const char* name;
+  bool attention;  ///< a projection of an attention block
+};
+
+// One row per role; ParseRole, RoleName and the schema's role enum all follow it.
+constexpr RoleRow kRoles[] = {
+    {Role::kEmbed, "embed", false},
+    {Role::kLmHead, "lm_head", false},
+    {Role::kNorm, "norm", false},
+    {Role::kAttnQ, "attn_q", true},
+    {Role::kAttnK, "attn_k", true},
+    {Role::kAttnV, "attn_v", true},
+    {Role::kAttnKv, "attn_kv", true},
+    {Role::kAttnQkv, "attn_qkv", true},
+    {Role::kAttnO, "attn_o", true},
+    {Role::kAttnLinear, "attn_linear", true},
+    {Role::kMlaQA, "mla_q_a", false},
+    {Role::kMlaKvA, "mla_kv_a", false},
+    {Role::kMlpGate, "mlp_gate", false},
+    {Role::kMlpUp, "mlp_up", false},
+    {Role::kMlpGateUp, "mlp_gate_up", false},
+    {Role::kMlpDown, "mlp_down", false},
+    {Role::kMlpLinear, "mlp_linear", false},
+    {Role::kRouter, "router", false},
+    {Role::kSharedExpertGate, "shared_expert_gate", false},
+    {Role::kMixer, "mixer", false},
+    {Role::kGateUp, "gate_up", false},
+    {Role::kDown, "down", false},
+};
+
+const RoleRow* RowOf(Role r) {
+  for (const RoleRow& row : kRoles)
+    if (row.role == r) return &row;
+  return nullptr;
+}
+
+}  // namespace
+
+const char* RoleName(Role r) {
+  const RoleRow* row = RowOf(r);
+  return row ? row->name : "";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (const RoleRow& row : kRoles)
+    if (name == row.name) return row.role;
+  return std::nullopt;
+}
+
+std::vector<std::string> RoleNames() {
+  std::vector<std::string> out;
+  for (const RoleRow& row : kRoles) out.emplace_back(row.name);
+  return out;
+}
+
+bool IsAttentionRole(Role r) {
+  const RoleRow* row = RowOf(r);
+  return row && row->attention;
+}
 
 const char* KindName(ModuleKind k) {
   switch (k) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,6 +27,43 @@ enum class ModuleKind {
   kMixer,      ///< a block tpc does not shard (mamba, linear attention): must stay replicated
 };
 
+/// What a module (or an experts parameter) is in its architecture; checks that care ask by role.
+/// The names are the `role` enum of schemas/arch.schema.json.
+enum class Role {
+  kNone,
+  kEmbed,             ///< embed
+  kLmHead,            ///< lm_head
+  kNorm,              ///< norm
+  kAttnQ,             ///< attn_q
+  kAttnK,             ///< attn_k
+  kAttnV,             ///< attn_v
+  kAttnKv,            ///< attn_kv: MLA's kv_b_proj
+  kAttnQkv,           ///< attn_qkv: fused [Q | K | V]
+  kAttnO,             ///< attn_o
+  kAttnLinear,        ///< attn_linear: a linear standing in for attention (nemotron-nas)
+  kMlaQA,             ///< mla_q_a: MLA's q down-projection
+  kMlaKvA,            ///< mla_kv_a: MLA's kv down-projection
+  kMlpGate,           ///< mlp_gate
+  kMlpUp,             ///< mlp_up
+  kMlpGateUp,         ///< mlp_gate_up: fused [gate | up]
+  kMlpDown,           ///< mlp_down
+  kMlpLinear,         ///< mlp_linear: a linear standing in for the MLP (nemotron-nas)
+  kRouter,            ///< router
+  kSharedExpertGate,  ///< shared_expert_gate
+  kMixer,             ///< mixer
+  kGateUp,            ///< gate_up: an experts parameter
+  kDown,              ///< down: an experts parameter
+};
+
+/// The architecture file's name of a role ("attn_q"); "" for kNone.
+const char* RoleName(Role r);
+/// The role an architecture file names, or nullopt for a name that is none.
+std::optional<Role> ParseRole(std::string_view name);
+/// Every role name, in enum order (for did-you-mean and the schema test).
+std::vector<std::string> RoleNames();
+/// attn_q, attn_k, attn_v, attn_kv, attn_qkv, attn_o, attn_linear: the projections of an attention block.
+bool IsAttentionRole(Role r);
+
 /// How the rows of a fused projection are ordered.
 enum class FusedLayout {
   kNone,
@@ -37,7 +75,7 @@ enum class FusedLayout {
 struct Param {
   std::string name;  ///< local name: weight, bias, gate_up_proj
   std::vector<int64_t> shape;
-  std::string role;  ///< for experts: gate_up, down
+  Role role = Role::kNone;  ///< for experts: gate_up, down
 };
 
 /// A row range of a fused parameter, e.g. the K rows of qkv_proj.
@@ -50,7 +88,7 @@ struct Segment {
 struct Module {
   std::string name;  ///< fully qualified: model.layers.7.self_attn.q_proj
   ModuleKind kind = ModuleKind::kContainer;
-  std::string role;    ///< attn_q, attn_o, mlp_down, embed, lm_head, ...
+  Role role = Role::kNone;  ///< attn_q, attn_o, mlp_down, embed, lm_head, ...
   int layer = -1;      ///< decoder layer index, -1 outside the layers
   bool is_virtual = false;  ///< exists only in the dataflow; plan keys never match it
   bool per_head = false;    ///< a norm over head_dim (qwen3 q_norm): fine on head-sharded input

@@ -90,7 +90,7 @@ bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
   LayerAggregator dims;
   for (size_t m = 0; m < mods.size(); ++m) {
     const Module& mod = mods[m];
-    bool attn_proj = mod.role.rfind("attn_", 0) == 0 && mod.layer >= 0 && layer_head_sharded[mod.layer];
+    bool attn_proj = IsAttentionRole(mod.role) && mod.layer >= 0 && layer_head_sharded[mod.layer];
     for (size_t p = 0; p < mod.params.size(); ++p) {
       int entry = a.param_entry[m][p];
       const StyleInfo* s = a.EffectiveStyle(entry);
@@ -100,7 +100,7 @@ bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
       int64_t size = param.shape[pl.dim];
       auto where_fn = [&] { return GenericName(mod.name + (param.name == "weight" ? "" : "." + param.name)); };
       SourceLoc loc = a.EntryLoc(entry);
-      bool vocab = (mod.role == "embed" || mod.role == "lm_head") && pl.dim == 0;
+      bool vocab = (mod.role == Role::kEmbed || mod.role == Role::kLmHead) && pl.dim == 0;
       if (vocab) {
         if (size % tp == 0) continue;
         int64_t chunk = ChunkRange(size, tp, 0).size();

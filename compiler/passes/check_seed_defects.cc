@@ -26,7 +26,7 @@ void ReplicatedLogits(const Analysis& a, Diagnostics& diags) {
   if (a.opts.tp <= 1 || a.opts.dialect != Dialect::kTorch) return;
   const std::vector<Module>& mods = a.model.modules();
   for (size_t m = 0; m < mods.size(); ++m) {
-    if (mods[m].role != "lm_head" || mods[m].params.empty()) continue;
+    if (mods[m].role != Role::kLmHead || mods[m].params.empty()) continue;
     Behaviour b = BehaviourOf(a, static_cast<int>(m));
     if (!b.styled || b.split != WeightSplit::kOut || b.out != Layout::kReplicate) continue;
     std::string dtype = a.model.dtype.empty() || !DtypeBytes(a.model.dtype) ? "bfloat16" : a.model.dtype;

@@ -188,8 +188,8 @@ LayoutStep Experts(const Analysis& a, int m, const Behaviour& b, const std::vect
   for (size_t p = 0; p < mod.params.size(); ++p) {
     const StyleInfo* style = a.EffectiveStyle(a.param_entry[m][p]);
     WeightSplit w = style ? style->split : WeightSplit::kNone;
-    if (mod.params[p].role == "gate_up") gate_up = w;
-    if (mod.params[p].role == "down") down = w;
+    if (mod.params[p].role == Role::kGateUp) gate_up = w;
+    if (mod.params[p].role == Role::kDown) down = w;
   }
   Layout out = R;
   bool tp_pair = gate_up == WeightSplit::kOut && down == WeightSplit::kIn;

@@ -87,7 +87,7 @@ class ParamLowerer {
   bool ReplicateKv(int m, int64_t n, ProgramParam* pp) {
     const Module& mod = l_.mods[m];
     if (!l_.a.opts.kv_replication || pp->placement.dim != 0) return false;
-    if (mod.role != "attn_k" && mod.role != "attn_v") return false;
+    if (mod.role != Role::kAttnK && mod.role != Role::kAttnV) return false;
     int att = l_.AttentionOf(m);
     int64_t kv = att >= 0 ? l_.mods[att].kv_heads : 0;
     if (kv <= 0 || kv >= tp_ || tp_ % kv != 0 || n % kv != 0) return false;

@@ -44,7 +44,7 @@ int Lowering::AttentionOf(int m) const {
 
 bool Lowering::HasLora(int m) const {
   const Module& mod = mods[m];
-  if (!opts.lora || mod.kind != ModuleKind::kLinear || mod.role == "lm_head" || mod.params.empty()) return false;
+  if (!opts.lora || mod.kind != ModuleKind::kLinear || mod.role == Role::kLmHead || mod.params.empty()) return false;
   if (!TranslatesToLora(opts)) return true;
   // The plan went through translate_to_lora: a linear sharded by a style it left unconverted has
   // no placement for its adapters (reported as lora-unplaced).
