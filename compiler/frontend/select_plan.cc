@@ -40,18 +40,15 @@ std::optional<Plan> TranslateHfPlan(const ModelGraph& model, int transformers, D
   for (PlanEntry e : hf->entries) {
     if (e.base_relative) e.key = model.base_prefix + "." + e.key;
     e.base_relative = false;
-    const std::string& s = e.style;
-    if (StartsWith(s, "ep_") || s == "local_colwise" || s == "local_rowwise" || s == "gather" ||
-        s == "replicated_with_grad_allreduce")
-      continue;  // skipped before translation, or translated to None and dropped
-    if ((e.key == "lm_head" || e.key == "language_model.lm_head") && s == "colwise_rep") {
+    const StyleInfo* s = FindStyle(Dialect::kTorch, e.style);
+    if (s && s->skipped) continue;  // skipped before translation, or translated to None and dropped
+    if ((e.key == "lm_head" || e.key == "language_model.lm_head") && s && s->hf_lm_head_sharded) {
       e.is_object = true;  // the seed's special case: vocab-sharded logits, no all-gather
-      e.style = "colwise";
+      e.style = s->shorthand_for;
       e.output_layouts = std::vector<LayoutSpec>{{LayoutSpec::kShard, -1}};
       e.use_local_output = false;
-    } else if (s != "colwise" && s != "rowwise" && s != "colwise_rep" && s != "rowwise_rep" &&
-               s != "sequence_parallel") {
-      *why = "uses style '" + s + "' on '" + e.key + "', which NeMo AutoModel's translator rejects (Unknown parallel style)";
+    } else if (!s || !s->from_hf) {
+      *why = "uses style '" + e.style + "' on '" + e.key + "', which NeMo AutoModel's translator rejects (Unknown parallel style)";
       return std::nullopt;
     }
     has_embed |= e.key == embed;

@@ -24,6 +24,17 @@ constexpr StyleInfo Pass(std::string_view name, Target t) {
 constexpr StyleInfo Reduce(std::string_view name) {
   return {name, Target::kBlock, WeightSplit::kNone, P, R, kLocal, false, false, true, false, nullptr};
 }
+// Modifiers for the columns after `skipped`.
+constexpr StyleInfo Shorthand(StyleInfo s, std::string_view base) { return s.shorthand_for = base, s; }
+constexpr StyleInfo Lora(StyleInfo s, std::string_view lora) { return s.lora = lora, s; }
+constexpr StyleInfo LoraClass(StyleInfo s) { return s.lora_class = true, s; }
+constexpr StyleInfo Subclass(StyleInfo s, const char* what, LoraCost cost) {
+  return s.subclass = what, s.lora_cost = cost, s;
+}
+constexpr StyleInfo FromHf(StyleInfo s) { return s.from_hf = true, s; }
+constexpr StyleInfo LmHeadSharded(StyleInfo s) { return s.hf_lm_head_sharded = true, s; }
+constexpr StyleInfo VocabMask(StyleInfo s) { return s.vocab_mask = true, s; }
+constexpr StyleInfo GatherHint(StyleInfo s) { return s.gather_hint = true, s; }
 constexpr StyleInfo Skip(std::string_view name, const char* why) {
   return {name, Target::kAny, WeightSplit::kNone, R, R, kLocal, false, false, false, true, why};
 }
@@ -32,34 +43,45 @@ using T = Target;
 using W = WeightSplit;
 
 // torch parallelize_module as NeMo AutoModel drives it (automodel.md §0.1, §1.2, §1.3).
+// get_hf_tp_shard_plan translates the exact-type strings of an HF plan (FromHf) and rejects other
+// styles but the skipped ones. translate_to_lora (automodel.md §3) turns an exact type into its LoRA
+// class (Lora; a _rep shorthand into its base's) and keeps a subclass, at the Subclass cost.
 constexpr StyleInfo kTorch[] = {
-    Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, true),
-    Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, true),
-    Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, true),
-    Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true),
+    FromHf(Lora(Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, true), "colwise_lora")),
+    FromHf(Lora(Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, true), "rowwise_lora")),
+    // On lm_head the HF translation keeps the logits vocab-sharded: colwise with a Shard(-1) DTensor output.
+    GatherHint(LmHeadSharded(
+        FromHf(Shorthand(Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, true), "colwise")))),
+    FromHf(Shorthand(Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true), "rowwise")),
     // A plain input is assumed to be sequence-sharded already; the output stays a Shard(1) DTensor.
-    Row("sequence_parallel", T::kAny, W::kNone, Q, Q, kDTensor, true),
+    FromHf(Lora(Row("sequence_parallel", T::kAny, W::kNone, Q, Q, kDTensor, true), "sequence_parallel_lora")),
     // NeMo's custom styles (automodel.md §2.3). VocabParallelEmbedding is RowwiseParallel on an
     // embedding: vocab rows, masked partial sums reduced to output_layouts (all-reduce, or
     // reduce-scatter for Shard(1)). SequenceParallelAllGatherActivation is a SequenceParallel norm
     // whose sequence-sharded output is all-gathered to Replicate.
-    Row("vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, true),
-    Row("sequence_parallel_all_gather", T::kAny, W::kNone, Q, R, kDTensor, true),
+    VocabMask(Subclass(Row("vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, true),
+                       "VocabParallelEmbedding subclasses RowwiseParallel", LoraCost::kRegrad)),
+    Subclass(Row("sequence_parallel_all_gather", T::kAny, W::kNone, Q, R, kDTensor, true),
+             "SequenceParallelAllGatherActivation subclasses SequenceParallel", LoraCost::kRegrad),
     // RotaryEmbedParallel wraps the (x, position_ids) inputs of a rotary module; the module is outside
     // the hidden-state dataflow, so for tpc it only has to match.
-    Pass("rotary_embed_parallel", T::kAny),
+    Subclass(Pass("rotary_embed_parallel", T::kAny), "RotaryEmbedParallel subclasses SequenceParallel",
+             LoraCost::kNothing),
     // NeMo RL's Qwen3QKNorm: a SequenceParallel that accepts the head-sharded q/k (Shard(2) DTensor)
     // and hands it on unchanged; per-head norms need no communication.
-    Row("qwen3_qk_norm", T::kAny, W::kNone, S, S, kDTensor, true),
+    Subclass(Row("qwen3_qk_norm", T::kAny, W::kNone, S, S, kDTensor, true),
+             "NeMo RL's Qwen3QKNorm subclasses SequenceParallel", LoraCost::kRegrad),
     // Gemma4's own styles: a masked local embedding with a synchronous all-reduce, and an nn.Linear
     // row split whose partial sums are all-reduced before the bias (automodel.md §2.16).
-    Row("gemma4_vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, false),
-    Row("gemma4_rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false),
+    VocabMask(Subclass(Row("gemma4_vocab_parallel_embedding", T::kEmbedding, W::kIn, R, R, kLocal, false),
+                       "_Gemma4VocabParallelEmbedding is Gemma4's own style", LoraCost::kOwnCode)),
+    Subclass(Row("gemma4_rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false),
+             "_Gemma4RowwiseParallel is Gemma4's own style", LoraCost::kUnplaced),
     // translate_to_lora's classes (automodel.md §3): the activations of their bases; what differs is
     // where lora_A/lora_B live (passes/lower_parameters.cc) and that requires_grad survives.
-    Row("colwise_lora", T::kLinearLike, W::kOut, R, S, kLocal, true),
-    Row("rowwise_lora", T::kLinearLike, W::kIn, S, R, kLocal, true),
-    Row("sequence_parallel_lora", T::kAny, W::kNone, Q, Q, kDTensor, true),
+    LoraClass(Row("colwise_lora", T::kLinearLike, W::kOut, R, S, kLocal, true)),
+    LoraClass(Row("rowwise_lora", T::kLinearLike, W::kIn, S, R, kLocal, true)),
+    LoraClass(Row("sequence_parallel_lora", T::kAny, W::kNone, Q, Q, kDTensor, true)),
     Skip("replicated_with_grad_allreduce", "translate_to_torch_parallel_style returns None and the key is dropped"),
     Skip("local_colwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
     Skip("local_rowwise", "HF MoE styles are skipped before translation, so the module stays replicated"),
@@ -71,7 +93,7 @@ constexpr StyleInfo kTorch[] = {
 constexpr StyleInfo kHfV4[] = {
     Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, true),
     Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, true),
-    Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, true),
+    GatherHint(Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, true)),
     Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true),
     // local_* styles install no hooks: the maths stays local and a parent `gather` must reduce.
     Row("local_colwise", T::kLinearLike, W::kOut, R, S, kLocal, false),
@@ -88,7 +110,7 @@ constexpr StyleInfo kHfV4[] = {
 // transformers >= 5.1: plain local tensors and custom autograd collectives (hf_tp.md §1.2).
 constexpr StyleInfo kHfV5[] = {
     Row("embedding_rowwise", T::kEmbedding, W::kEmbedVocab, R, R, kLocal, false),
-    Row("colwise_gather_output", T::kLinearLike, W::kOut, R, R, kLocal, false),
+    GatherHint(Row("colwise_gather_output", T::kLinearLike, W::kOut, R, R, kLocal, false)),
     Row("colwise", T::kLinearLike, W::kOut, R, S, kLocal, false),
     Row("rowwise", T::kLinearLike, W::kIn, S, R, kLocal, false),
     Row("rowwise_split_input", T::kLinearLike, W::kIn, R, R, kLocal, false),
@@ -117,6 +139,13 @@ const StyleInfo* Lookup(const StyleInfo (&table)[N], std::string_view name) {
   for (const StyleInfo& s : table)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+template <size_t N>
+std::string_view GatherHintOf(const StyleInfo (&table)[N]) {
+  for (const StyleInfo& s : table)
+    if (s.gather_hint) return s.name;
+  return {};
 }
 
 template <size_t N>
@@ -161,6 +190,15 @@ std::vector<std::string> StyleNames(Dialect dialect) {
     case Dialect::kHfV5: Names(kHfV5, &out); break;
   }
   return out;
+}
+
+std::string_view GatherStyle(Dialect dialect) {
+  switch (dialect) {
+    case Dialect::kTorch: return GatherHintOf(kTorch);
+    case Dialect::kHfV4: return GatherHintOf(kHfV4);
+    case Dialect::kHfV5: return GatherHintOf(kHfV5);
+  }
+  return {};
 }
 
 std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d) {

@@ -40,7 +40,17 @@ enum class Target {
   kExpertParam, ///< a 3-D expert parameter or experts module
 };
 
-/// The semantics of one style string in one dialect: a row of the style table.
+/// What translate_to_lora costs a subclass style it leaves unconverted (automodel.md §3).
+enum class LoraCost {
+  kNone,      ///< not such a subclass
+  kRegrad,    ///< plain torch partitioning: parameters re-registered with requires_grad=True
+  kNothing,   ///< no parameters to lose anything
+  kOwnCode,   ///< the style's own code distributes the weight
+  kUnplaced,  ///< a linear whose adapters get no LoRA placement
+};
+
+/// The semantics of one style string in one dialect: a row of the style table. The columns after
+/// `skipped` are facts about NeMo's and the runtimes' handling of the style, each asked by one pass.
 struct StyleInfo {
   std::string_view name;
   Target target;
@@ -53,6 +63,18 @@ struct StyleInfo {
   bool reduces;        ///< all-reduces the partial output of the block it is on
   bool passthrough;    ///< leaves the activation as it is (no layout change)
   const char* skipped; ///< non-null: the dialect's runtime drops the key, and why
+  /// A shorthand for this base style with other layouts (colwise_rep: colwise, output Replicate).
+  std::string_view shorthand_for = {};
+  std::string_view lora = {};  ///< translate_to_lora's class for this exact type (colwise_lora)
+  bool lora_class = false;     ///< one of translate_to_lora's LoRA classes
+  const char* subclass = nullptr;      ///< a subclass translate_to_lora keeps: "X subclasses Y"
+  LoraCost lora_cost = LoraCost::kNone;  ///< what keeping it costs
+  bool from_hf = false;  ///< NeMo's get_hf_tp_shard_plan translates this HF style (others it rejects)
+  /// On lm_head that translation keeps the logits vocab-sharded: `shorthand_for` with a Shard(-1)
+  /// DTensor output instead of the all-gather.
+  bool hf_lm_head_sharded = false;
+  bool vocab_mask = false;   ///< a vocab-parallel embedding whose id mask assumes the balanced split
+  bool gather_hint = false;  ///< the colwise style with a gathered output, suggested for fused splits
 };
 
 /// Returns the row for `name` in `dialect`, or nullptr when the dialect does not know it.
@@ -66,6 +88,9 @@ std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d);
 /// transformers 5.1 rename, the dialects that know it (and `--dialect`, when `switchable`), or the
 /// known styles.
 std::string UnknownStyleHint(std::string_view style, Dialect d, bool switchable = true);
+
+/// The style to suggest for gathering a colwise output in `dialect` (colwise_rep, colwise_gather_output).
+std::string_view GatherStyle(Dialect dialect);
 
 /// The placement `style` gives parameter `p` of module `m` (embedding styles differ per dialect).
 Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p);

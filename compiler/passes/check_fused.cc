@@ -50,7 +50,7 @@ bool CheckFused(Analysis& a, Diagnostics& diags) {
     int64_t last_begin = ChunkRange(rows, tp, tp - 1).begin;
     std::vector<std::string> names;
     for (const Segment& sg : mod.segments) names.push_back(sg.name);
-    std::string gather = a.opts.dialect == Dialect::kHfV5 ? "colwise_gather_output" : "colwise_rep";
+    std::string gather(GatherStyle(a.opts.dialect));
     std::string detail = "rank 0 of " + std::to_string(tp) + " gets rows [0, " + std::to_string(chunk) + ") = " +
                          Contents(mod.segments, 0, chunk) + " and rank " + std::to_string(tp - 1) + " gets rows [" +
                          std::to_string(last_begin) + ", " + std::to_string(rows) + ") = " +

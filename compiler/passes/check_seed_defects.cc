@@ -50,8 +50,9 @@ void VpeMask(const Analysis& a, Diagnostics& diags) {
   const int64_t tp = a.opts.tp;
   if (tp <= 1) return;
   for (size_t e = 0; e < a.plan.entries.size(); ++e) {
-    const std::string& style = a.plan.entries[e].style;
-    if (style != "vocab_parallel_embedding" && style != "gemma4_vocab_parallel_embedding") continue;
+    // NeMo's styles by name, as the seed's plans spell them (any other dialect lacks them anyway).
+    const StyleInfo* style = FindStyle(Dialect::kTorch, a.plan.entries[e].style);
+    if (!style || !style->vocab_mask) continue;
     for (const Match& match : a.matches[e]) {
       const Module& mod = a.model.at(match.module);
       if (mod.kind != ModuleKind::kEmbedding || mod.params.empty()) continue;

@@ -50,7 +50,7 @@ bool Lowering::HasLora(int m) const {
   // no placement for its adapters (reported as lora-unplaced).
   int e = a.EntryFor(m);
   const StyleInfo* s = e >= 0 ? a.EffectiveStyle(e) : nullptr;
-  return !s || s->split == WeightSplit::kNone || IsLoraStyle(s->name);
+  return !s || s->split == WeightSplit::kNone || s->lora_class;
 }
 
 bool Lowering::SequenceLocalUsers(int m) const {

@@ -4,68 +4,56 @@
 // (the fix for #547). Subclasses keep their class, and what that costs depends on the subclass.
 #include "passes/translate_lora.h"
 
+#include "ir/styles.h"
 
 namespace tpc {
 namespace {
 
-// What a subclass style loses by staying unconverted.
-enum class Cost {
-  kRegrad,    ///< plain torch partitioning: parameters re-registered with requires_grad=True
-  kNothing,   ///< no parameters to lose anything
-  kOwnCode,   ///< the style's own code distributes the weight
-  kUnplaced,  ///< a linear whose adapters get no LoRA placement
-};
-
-struct Subclass {
-  std::string_view style;
-  const char* what;  ///< "X subclasses Y"
-  Cost cost;
-};
-
-constexpr Subclass kSubclasses[] = {
-    {"vocab_parallel_embedding", "VocabParallelEmbedding subclasses RowwiseParallel", Cost::kRegrad},
-    {"sequence_parallel_all_gather", "SequenceParallelAllGatherActivation subclasses SequenceParallel", Cost::kRegrad},
-    {"qwen3_qk_norm", "NeMo RL's Qwen3QKNorm subclasses SequenceParallel", Cost::kRegrad},
-    {"rotary_embed_parallel", "RotaryEmbedParallel subclasses SequenceParallel", Cost::kNothing},
-    {"gemma4_vocab_parallel_embedding", "_Gemma4VocabParallelEmbedding is Gemma4's own style", Cost::kOwnCode},
-    {"gemma4_rowwise", "_Gemma4RowwiseParallel is Gemma4's own style", Cost::kUnplaced},
-};
-
-const char* CostText(Cost c) {
+const char* CostText(LoraCost c) {
   switch (c) {
-    case Cost::kRegrad:
+    case LoraCost::kRegrad:
       return "its parameters are re-registered as plain nn.Parameters, so frozen base weights become trainable "
              "(#547; the LoRA styles keep requires_grad)";
-    case Cost::kNothing: return "the module has no parameters, so nothing is lost";
-    case Cost::kOwnCode: return "Gemma4's code distributes its weight, and embeddings carry no adapters";
-    case Cost::kUnplaced: return "";
+    case LoraCost::kNothing: return "the module has no parameters, so nothing is lost";
+    case LoraCost::kOwnCode: return "Gemma4's code distributes its weight, and embeddings carry no adapters";
+    case LoraCost::kNone:
+    case LoraCost::kUnplaced: return "";
   }
   return "";
 }
 
-// The LoRA form of an exact-type style, with the layouts the _rep shorthands stand for written
-// out; false when `e` keeps its style.
+// How a plan object writes a layout the style table names.
+LayoutSpec SpecOf(Layout l) {
+  switch (l) {
+    case Layout::kReplicate: return {LayoutSpec::kReplicate, 0};
+    case Layout::kShardLast: return {LayoutSpec::kShard, -1};
+    case Layout::kShardSeq: return {LayoutSpec::kShard, 1};
+    case Layout::kPartial: return {LayoutSpec::kPartial, 0};
+  }
+  return {};
+}
+
+// The LoRA form of an exact-type style, with the layouts a _rep shorthand stands for written out
+// (colwise_rep: colwise_lora with a Replicate output); false when `e` keeps its style.
 bool Convert(PlanEntry& e) {
-  LayoutSpec replicate{LayoutSpec::kReplicate, 0};
-  if (e.style == "colwise_rep" && !e.output_layouts) e.output_layouts = std::vector<LayoutSpec>{replicate};
-  if (e.style == "rowwise_rep" && !e.input_layouts) e.input_layouts = std::vector<LayoutSpec>{replicate};
-  if (e.style == "colwise" || e.style == "colwise_rep") e.style = "colwise_lora";
-  else if (e.style == "rowwise" || e.style == "rowwise_rep") e.style = "rowwise_lora";
-  else if (e.style == "sequence_parallel") e.style = "sequence_parallel_lora";
-  else return false;
+  const StyleInfo* s = FindStyle(Dialect::kTorch, e.style);
+  const StyleInfo* base = s && !s->shorthand_for.empty() ? FindStyle(Dialect::kTorch, s->shorthand_for) : s;
+  if (!base || base->lora.empty()) return false;
+  if (s->out != base->out && !e.output_layouts) e.output_layouts = std::vector<LayoutSpec>{SpecOf(s->out)};
+  if (s->in != base->in && !e.input_layouts) e.input_layouts = std::vector<LayoutSpec>{SpecOf(s->in)};
+  e.style = base->lora;
   e.is_object = e.is_object || e.input_layouts || e.output_layouts || e.use_local_output;
   return true;
 }
 
+// A subclass style stays as it is; the table says what that costs.
 void Report(const PlanEntry& e, Diagnostics& diags) {
-  for (const Subclass& s : kSubclasses) {
-    if (s.style != e.style) continue;
-    if (s.cost == Cost::kUnplaced)
-      diags.Report(DiagId::kLoraUnplaced, e.style_loc, {e.style, e.key, s.what});
-    else
-      diags.Report(DiagId::kLoraUnconverted, e.style_loc, {e.style, e.key, s.what, CostText(s.cost)});
-    return;
-  }
+  const StyleInfo* s = FindStyle(Dialect::kTorch, e.style);
+  if (!s || !s->subclass) return;
+  if (s->lora_cost == LoraCost::kUnplaced)
+    diags.Report(DiagId::kLoraUnplaced, e.style_loc, {e.style, e.key, s->subclass});
+  else
+    diags.Report(DiagId::kLoraUnconverted, e.style_loc, {e.style, e.key, s->subclass, CostText(s->lora_cost)});
 }
 
 std::vector<PlanEntry> Translate(const std::vector<PlanEntry>& entries, Diagnostics& diags) {
@@ -78,7 +66,8 @@ std::vector<PlanEntry> Translate(const std::vector<PlanEntry>& entries, Diagnost
 }  // namespace
 
 bool IsLoraStyle(std::string_view style) {
-  return style == "colwise_lora" || style == "rowwise_lora" || style == "sequence_parallel_lora";
+  const StyleInfo* s = FindStyle(Dialect::kTorch, style);
+  return s && s->lora_class;
 }
 
 Plan TranslateToLora(const Plan& plan, LoraSections sections, Diagnostics& diags) {
