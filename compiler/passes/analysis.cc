@@ -8,28 +8,28 @@
 
 namespace tpc {
 
-Analysis::Analysis(const ModelGraph& m, const Plan& p, CheckOptions o)
+Subject::Subject(const ModelGraph& m, const Plan& p, CheckOptions o)
     : model(m), plan(p), opts(o), flow(m.Flow()) {}
 
-const StyleInfo* Analysis::EffectiveStyle(int entry) const {
+const StyleInfo* Resolved::EffectiveStyle(int entry) const {
   if (entry < 0) return nullptr;
   const StyleInfo* s = entry_style[entry];
   return (s && !s->skipped) ? s : nullptr;
 }
 
-Placement Analysis::ParamPlacementOf(int module, int param) const {
+Placement Resolved::ParamPlacementOf(int module, int param) const {
   const Module& m = model.at(module);
   return ParamPlacement(EffectiveStyle(param_entry[module][param]), opts.dialect, m, m.params[param]);
 }
 
-int Analysis::EntryFor(int module) const {
+int Resolved::EntryFor(int module) const {
   if (module_entry[module] >= 0) return module_entry[module];
   for (int e : param_entry[module])
     if (e >= 0) return e;
   return -1;
 }
 
-std::string Analysis::Describe(int module) const {
+std::string Resolved::Describe(int module) const {
   std::string out = "'" + GenericName(model.at(module).name) + "'";
   int e = EntryFor(module);
   if (e >= 0) out += " (" + plan.entries[e].style + ")";
@@ -46,7 +46,7 @@ Layout FromSpec(const LayoutSpec& s) {
 
 }  // namespace
 
-Behaviour BehaviourOf(const Analysis& a, int m) {
+Behaviour BehaviourOf(const Resolved& a, int m) {
   Behaviour b;
   const Module& mod = a.model.at(m);
   int entry = a.module_entry[m];
@@ -142,20 +142,24 @@ void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
 }
 
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags) {
-  Analysis a(model, plan, opts);
-  return RunChecks(a, diags);
+  return RunChecks(model, plan, opts, diags).has_value();
 }
 
-bool RunChecks(Analysis& a, Diagnostics& diags) {
+std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, const CheckOptions& opts,
+                                  Diagnostics& diags) {
   int before = diags.errors();
-  ResolvePlan(a, diags);
-  CheckStyles(a, diags);
-  PropagatePlacements(a, diags);
+  Subject subject(model, plan, opts);
+  Resolution resolution = ResolvePlan(subject, diags);
+  Resolved resolved(std::move(subject), std::move(resolution));
+  CheckStyles(resolved, diags);
+  Layouts layouts = PropagatePlacements(resolved, diags);
+  Analysis a(std::move(resolved), std::move(layouts));
   CheckDivisibility(a, diags);
   CheckFused(a, diags);
   CheckTied(a, diags);
   CheckSeedDefects(a, diags);
-  return diags.errors() == before;
+  if (diags.errors() != before) return std::nullopt;
+  return a;
 }
 
 }  // namespace tpc
