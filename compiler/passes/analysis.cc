@@ -141,23 +141,42 @@ void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
   index_.clear();
 }
 
+const CheckPipeline& CheckPasses() {
+  static const CheckPipeline kPasses = {
+      {"resolve-plan", ResolvePlan},
+      {{"check-styles", CheckStyles}},
+      {"propagate-placements", PropagatePlacements},
+      {{"check-divisibility", CheckDivisibility},
+       {"check-fused", CheckFused},
+       {"check-tied", CheckTied},
+       {"check-seed-defects", CheckSeedDefects}},
+  };
+  return kPasses;
+}
+
+std::vector<std::string> CheckPipeline::Names() const {
+  std::vector<std::string> out = {resolve.name};
+  for (const Checker<Resolved>& c : on_resolution) out.push_back(c.name);
+  out.push_back(propagate.name);
+  for (const Checker<Analysis>& c : on_layouts) out.push_back(c.name);
+  return out;
+}
+
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags) {
   return RunChecks(model, plan, opts, diags).has_value();
 }
 
 std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, const CheckOptions& opts,
                                   Diagnostics& diags) {
+  const CheckPipeline& passes = CheckPasses();
   int before = diags.errors();
   Subject subject(model, plan, opts);
-  Resolution resolution = ResolvePlan(subject, diags);
+  Resolution resolution = passes.resolve.run(subject, diags);
   Resolved resolved(std::move(subject), std::move(resolution));
-  CheckStyles(resolved, diags);
-  Layouts layouts = PropagatePlacements(resolved, diags);
+  for (const Checker<Resolved>& c : passes.on_resolution) c.run(resolved, diags);
+  Layouts layouts = passes.propagate.run(resolved, diags);
   Analysis a(std::move(resolved), std::move(layouts));
-  CheckDivisibility(a, diags);
-  CheckFused(a, diags);
-  CheckTied(a, diags);
-  CheckSeedDefects(a, diags);
+  for (const Checker<Analysis>& c : passes.on_layouts) c.run(a, diags);
   if (diags.errors() != before) return std::nullopt;
   return a;
 }

@@ -117,7 +117,7 @@ class LayerAggregator {
 /// Formats layer indices compactly: "0-31" or "2, 5, 9".
 std::string LayerList(const std::vector<int>& layers);
 
-// The check passes, in the order RunChecks runs them. Each reports every problem it finds; a
+// The check passes, in the order CheckPasses() runs them. Each reports every problem it finds; a
 // checker returns false when one was an error. The two producers compute what the checkers after
 // them read, so a checker's parameter type says which producers must have run.
 Resolution ResolvePlan(const Subject& s, Diagnostics& diags);
@@ -127,6 +127,37 @@ bool CheckDivisibility(const Analysis& a, Diagnostics& diags);
 bool CheckFused(const Analysis& a, Diagnostics& diags);
 bool CheckTied(const Analysis& a, Diagnostics& diags);
 bool CheckSeedDefects(const Analysis& a, Diagnostics& diags);
+
+/// A named pass of the check pipeline that computes a `Result` from an `In`.
+template <typename In, typename Result>
+struct Producer {
+  const char* name;
+  Result (*run)(const In&, Diagnostics&);
+};
+
+/// A named check pass that reads an `In` and reports.
+template <typename In>
+struct Checker {
+  const char* name;
+  bool (*run)(const In&, Diagnostics&);
+};
+
+/// The check pipeline, in the one order `tpc check` and `tpc compile` run it: resolve-plan,
+/// check-styles, propagate-placements, check-divisibility, check-fused, check-tied,
+/// check-seed-defects. It is the order of the diagnostics, so part of the output. A checker of a
+/// `Resolved` cannot be put after propagate, nor one of an `Analysis` before it.
+struct CheckPipeline {
+  Producer<Subject, Resolution> resolve;
+  std::vector<Checker<Resolved>> on_resolution;  ///< after resolve, before propagate
+  Producer<Resolved, Layouts> propagate;
+  std::vector<Checker<Analysis>> on_layouts;     ///< after propagate
+
+  /// The pass names in the order they run.
+  std::vector<std::string> Names() const;
+};
+
+/// The one check pipeline.
+const CheckPipeline& CheckPasses();
 
 /// Runs every check pass on a loaded model and plan; returns false when errors were reported.
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags);

@@ -1,4 +1,4 @@
-// The compile pipeline: the check passes (RunChecks, the same as `tpc check`), then the lowering
+// The compile pipeline: the check passes (CheckPasses(), the same as `tpc check`), then the lowering
 // passes that turn a checked plan into a sharding program.
 #include "passes/lowering.h"
 
