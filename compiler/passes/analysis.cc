@@ -8,28 +8,28 @@
 
 namespace tpc {
 
-Analysis::Analysis(const ModelGraph& m, const Plan& p, CheckOptions o)
+Subject::Subject(const ModelGraph& m, const Plan& p, CheckOptions o)
     : model(m), plan(p), opts(o), flow(m.Flow()) {}
 
-const StyleInfo* Analysis::EffectiveStyle(int entry) const {
+const StyleInfo* Resolved::EffectiveStyle(int entry) const {
   if (entry < 0) return nullptr;
   const StyleInfo* s = entry_style[entry];
   return (s && !s->skipped) ? s : nullptr;
 }
 
-Placement Analysis::ParamPlacementOf(int module, int param) const {
+Placement Resolved::ParamPlacementOf(int module, int param) const {
   const Module& m = model.at(module);
   return ParamPlacement(EffectiveStyle(param_entry[module][param]), opts.dialect, m, m.params[param]);
 }
 
-int Analysis::EntryFor(int module) const {
+int Resolved::EntryFor(int module) const {
   if (module_entry[module] >= 0) return module_entry[module];
   for (int e : param_entry[module])
     if (e >= 0) return e;
   return -1;
 }
 
-std::string Analysis::Describe(int module) const {
+std::string Resolved::Describe(int module) const {
   std::string out = "'" + GenericName(model.at(module).name) + "'";
   int e = EntryFor(module);
   if (e >= 0) out += " (" + plan.entries[e].style + ")";
@@ -46,7 +46,7 @@ Layout FromSpec(const LayoutSpec& s) {
 
 }  // namespace
 
-Behaviour BehaviourOf(const Analysis& a, int m) {
+Behaviour BehaviourOf(const Resolved& a, int m) {
   Behaviour b;
   const Module& mod = a.model.at(m);
   int entry = a.module_entry[m];
@@ -141,21 +141,44 @@ void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
   index_.clear();
 }
 
-bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags) {
-  Analysis a(model, plan, opts);
-  return RunChecks(a, diags);
+const CheckPipeline& CheckPasses() {
+  static const CheckPipeline kPasses = {
+      {"resolve-plan", ResolvePlan},
+      {{"check-styles", CheckStyles}},
+      {"propagate-placements", PropagatePlacements},
+      {{"check-divisibility", CheckDivisibility},
+       {"check-fused", CheckFused},
+       {"check-tied", CheckTied},
+       {"check-seed-defects", CheckSeedDefects}},
+  };
+  return kPasses;
 }
 
-bool RunChecks(Analysis& a, Diagnostics& diags) {
+std::vector<std::string> CheckPipeline::Names() const {
+  std::vector<std::string> out = {resolve.name};
+  for (const Checker<Resolved>& c : on_resolution) out.push_back(c.name);
+  out.push_back(propagate.name);
+  for (const Checker<Analysis>& c : on_layouts) out.push_back(c.name);
+  return out;
+}
+
+bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags) {
+  return RunChecks(model, plan, opts, diags).has_value();
+}
+
+std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, const CheckOptions& opts,
+                                  Diagnostics& diags) {
+  const CheckPipeline& passes = CheckPasses();
   int before = diags.errors();
-  ResolvePlan(a, diags);
-  CheckStyles(a, diags);
-  PropagatePlacements(a, diags);
-  CheckDivisibility(a, diags);
-  CheckFused(a, diags);
-  CheckTied(a, diags);
-  CheckSeedDefects(a, diags);
-  return diags.errors() == before;
+  Subject subject(model, plan, opts);
+  Resolution resolution = passes.resolve.run(subject, diags);
+  Resolved resolved(std::move(subject), std::move(resolution));
+  for (const Checker<Resolved>& c : passes.on_resolution) c.run(resolved, diags);
+  Layouts layouts = passes.propagate.run(resolved, diags);
+  Analysis a(std::move(resolved), std::move(layouts));
+  for (const Checker<Analysis>& c : passes.on_layouts) c.run(a, diags);
+  if (diags.errors() != before) return std::nullopt;
+  return a;
 }
 
 }  // namespace tpc

@@ -2,6 +2,7 @@
 #define TPC_PASSES_ANALYSIS_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,25 +29,34 @@ struct Match {
   int param = -1;
 };
 
-/// The state the check passes share: the model, the plan, and what each pass found.
-struct Analysis {
-  Analysis(const ModelGraph& m, const Plan& p, CheckOptions o);
+/// What is checked: the model, the plan and the options, plus the model's dataflow.
+struct Subject {
+  Subject(const ModelGraph& m, const Plan& p, CheckOptions o);
 
   const ModelGraph& model;
   const Plan& plan;
   CheckOptions opts;
   Dataflow flow;  ///< the model's forward order and users, computed once
+};
 
-  // resolve-plan
+/// What resolve-plan computes: where each plan entry applies.
+struct Resolution {
   std::vector<std::string> full_keys;             ///< per entry: key from the root module
   std::vector<const StyleInfo*> entry_style;      ///< per entry; nullptr when the dialect lacks it
   std::vector<std::vector<Match>> matches;       ///< per entry
   std::vector<int> module_entry;                  ///< per module: entry whose hooks apply, or -1
   std::vector<std::vector<int>> param_entry;      ///< per module, per param: entry slicing it, or -1
+};
 
-  // propagate-placements
+/// What propagate-placements computes: the layouts the plan declares, module by module.
+struct Layouts {
   std::vector<Activation> output;   ///< per module: its output activation
   std::vector<char> head_sharded;   ///< per module: attention running on 1/tp of the heads
+};
+
+/// A subject with its plan resolved: what check-styles and propagate-placements read.
+struct Resolved : Subject, Resolution {
+  Resolved(Subject s, Resolution r) : Subject(std::move(s)), Resolution(std::move(r)) {}
 
   /// The style in effect for an entry, or nullptr when unknown or dropped by the runtime.
   const StyleInfo* EffectiveStyle(int entry) const;
@@ -58,6 +68,11 @@ struct Analysis {
   int EntryFor(int module) const;
   /// A plan-facing description: "'model.layers.*.mlp.up_proj' (colwise)".
   std::string Describe(int module) const;
+};
+
+/// Everything the check passes found, as the later checks and the lowering passes read it.
+struct Analysis : Resolved, Layouts {
+  Analysis(Resolved r, Layouts l) : Resolved(std::move(r)), Layouts(std::move(l)) {}
 };
 
 /// What a module assumes about its input and produces, once plan entry and dialect are applied.
@@ -73,7 +88,7 @@ struct Behaviour {
 };
 
 /// The behaviour of module `m` under the analysed plan.
-Behaviour BehaviourOf(const Analysis& a, int m);
+Behaviour BehaviourOf(const Resolved& a, int m);
 
 /// A module name with every numeric path segment as '*': model.layers.*.mlp.up_proj.
 std::string GenericName(const std::string& name);
@@ -102,20 +117,54 @@ class LayerAggregator {
 /// Formats layer indices compactly: "0-31" or "2, 5, 9".
 std::string LayerList(const std::vector<int>& layers);
 
-// The passes, in the order RunCheck runs them. Each reports every problem it finds and returns
-// false when one was an error.
-bool ResolvePlan(Analysis& a, Diagnostics& diags);
-bool CheckStyles(Analysis& a, Diagnostics& diags);
-bool PropagatePlacements(Analysis& a, Diagnostics& diags);
-bool CheckDivisibility(Analysis& a, Diagnostics& diags);
-bool CheckFused(Analysis& a, Diagnostics& diags);
-bool CheckSeedDefects(Analysis& a, Diagnostics& diags);
-bool CheckTied(Analysis& a, Diagnostics& diags);
+// The check passes, in the order CheckPasses() runs them. Each reports every problem it finds; a
+// checker returns false when one was an error. The two producers compute what the checkers after
+// them read, so a checker's parameter type says which producers must have run.
+Resolution ResolvePlan(const Subject& s, Diagnostics& diags);
+bool CheckStyles(const Resolved& a, Diagnostics& diags);
+Layouts PropagatePlacements(const Resolved& a, Diagnostics& diags);
+bool CheckDivisibility(const Analysis& a, Diagnostics& diags);
+bool CheckFused(const Analysis& a, Diagnostics& diags);
+bool CheckTied(const Analysis& a, Diagnostics& diags);
+bool CheckSeedDefects(const Analysis& a, Diagnostics& diags);
+
+/// A named pass of the check pipeline that computes a `Result` from an `In`.
+template <typename In, typename Result>
+struct Producer {
+  const char* name;
+  Result (*run)(const In&, Diagnostics&);
+};
+
+/// A named check pass that reads an `In` and reports.
+template <typename In>
+struct Checker {
+  const char* name;
+  bool (*run)(const In&, Diagnostics&);
+};
+
+/// The check pipeline, in the one order `tpc check` and `tpc compile` run it: resolve-plan,
+/// check-styles, propagate-placements, check-divisibility, check-fused, check-tied,
+/// check-seed-defects. It is the order of the diagnostics, so part of the output. A checker of a
+/// `Resolved` cannot be put after propagate, nor one of an `Analysis` before it.
+struct CheckPipeline {
+  Producer<Subject, Resolution> resolve;
+  std::vector<Checker<Resolved>> on_resolution;  ///< after resolve, before propagate
+  Producer<Resolved, Layouts> propagate;
+  std::vector<Checker<Analysis>> on_layouts;     ///< after propagate
+
+  /// The pass names in the order they run.
+  std::vector<std::string> Names() const;
+};
+
+/// The one check pipeline.
+const CheckPipeline& CheckPasses();
 
 /// Runs every check pass on a loaded model and plan; returns false when errors were reported.
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags);
-/// The same on an Analysis the caller keeps, for the compile passes that follow.
-bool RunChecks(Analysis& a, Diagnostics& diags);
+/// The same, keeping the analysis for the compile passes that follow; nullopt when a pass reported
+/// an error.
+std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, const CheckOptions& opts,
+                                  Diagnostics& diags);
 
 }  // namespace tpc
 

@@ -35,7 +35,7 @@ std::string DimName(const Module& m, const Param& p, int dim) {
 
 }  // namespace
 
-bool CheckDivisibility(Analysis& a, Diagnostics& diags) {
+bool CheckDivisibility(const Analysis& a, Diagnostics& diags) {
   int before = diags.errors();
   const int64_t tp = a.opts.tp;
   if (tp <= 1) return true;

@@ -22,7 +22,7 @@ std::string Contents(const std::vector<Segment>& segs, int64_t begin, int64_t en
 
 }  // namespace
 
-bool CheckFused(Analysis& a, Diagnostics& diags) {
+bool CheckFused(const Analysis& a, Diagnostics& diags) {
   int before = diags.errors();
   const int64_t tp = a.opts.tp;
   if (tp <= 1) return true;

@@ -98,7 +98,7 @@ void MoeKeys(const Analysis& a, Diagnostics& diags) {
 
 }  // namespace
 
-bool CheckSeedDefects(Analysis& a, Diagnostics& diags) {
+bool CheckSeedDefects(const Analysis& a, Diagnostics& diags) {
   int before = diags.errors();
   SpIgnored(a, diags);
   ReplicatedLogits(a, diags);

@@ -37,7 +37,7 @@ const char* TargetName(Target t, Dialect d) {
 
 }  // namespace
 
-bool CheckStyles(Analysis& a, Diagnostics& diags) {
+bool CheckStyles(const Resolved& a, Diagnostics& diags) {
   bool ok = true;
   const Dialect d = a.opts.dialect;
   for (size_t e = 0; e < a.plan.entries.size(); ++e) {

@@ -5,7 +5,7 @@
 
 namespace tpc {
 
-bool CheckTied(Analysis& a, Diagnostics& diags) {
+bool CheckTied(const Analysis& a, Diagnostics& diags) {
   int before = diags.errors();
   if (a.opts.tp <= 1) return true;
   const std::vector<Module>& mods = a.model.modules();

@@ -42,7 +42,7 @@ void Declared(const Module& mod, const Behaviour& b, const Activation& x, Layout
 // Linear, embedding, router, mixer: a weight applied to the input. An active style computes in
 // Replicate (Shard(last) for a rowwise linear) and hands on what it declares; anything else runs
 // the maths on what arrives, sequence shards gathered first.
-LayoutStep Weighted(const Analysis& a, int m, const Behaviour& b, const std::vector<Activation>& in) {
+LayoutStep Weighted(const Resolved& a, int m, const Behaviour& b, const std::vector<Activation>& in) {
   const Module& mod = a.model.at(m);
   LayoutStep s;
   bool active = b.styled && !b.passthrough;
@@ -79,7 +79,7 @@ LayoutStep Weighted(const Analysis& a, int m, const Behaviour& b, const std::vec
 
 // Norm: elementwise over the sequence, so it keeps what arrives; a sequence-parallel style computes
 // on sequence shards and hands on what it declares. A hidden-dim norm cannot take a feature slice.
-LayoutStep Norm(const Analysis& a, int m, const Behaviour& b, const std::vector<Activation>& in) {
+LayoutStep Norm(const Resolved& a, int m, const Behaviour& b, const std::vector<Activation>& in) {
   const Module& mod = a.model.at(m);
   LayoutStep s;
   bool active = b.styled && !b.passthrough;
@@ -105,7 +105,7 @@ LayoutStep Norm(const Analysis& a, int m, const Behaviour& b, const std::vector<
 
 // Attention and the act(gate)*up product: every operand must be laid out alike. Attention needs
 // whole sequences; on Shard(last) operands it runs on 1/tp of the heads.
-LayoutStep Join(const Analysis& a, int m, const std::vector<Activation>& in) {
+LayoutStep Join(const Resolved& a, int m, const std::vector<Activation>& in) {
   const Module& mod = a.model.at(m);
   bool attention = mod.kind == ModuleKind::kAttention;
   LayoutStep s;
@@ -139,7 +139,7 @@ LayoutStep Join(const Analysis& a, int m, const std::vector<Activation>& in) {
 // Residual add. Partial sums add up to partial sums (routed + shared experts before the block's
 // all-reduce); a partial term next to a replicated one is the bug: it would be reduced tp times or
 // never. A sequence-sharded stream (--sp) takes its replicated terms as a local slice.
-LayoutStep Add(const Analysis& a, int m, const std::vector<Activation>& in) {
+LayoutStep Add(const Resolved& a, int m, const std::vector<Activation>& in) {
   const Module& mod = a.model.at(m);
   LayoutStep s;
   bool any_seq = false;
@@ -173,7 +173,7 @@ LayoutStep Add(const Analysis& a, int m, const std::vector<Activation>& in) {
 // Fused experts take the full hidden states; gate_up split on out features with down on in
 // features (tensor parallel), or both on experts (expert parallel), give partial sums, which a
 // reducing style on the module all-reduces.
-LayoutStep Experts(const Analysis& a, int m, const Behaviour& b, const std::vector<Activation>& in) {
+LayoutStep Experts(const Resolved& a, int m, const Behaviour& b, const std::vector<Activation>& in) {
   const Module& mod = a.model.at(m);
   LayoutStep s;
   s.need.assign(in.size(), R);
@@ -219,7 +219,7 @@ LayoutStep Container(const std::vector<Activation>& in) {
 
 }  // namespace
 
-LayoutStep ApplyRule(const Analysis& a, int m, const std::vector<Activation>& in) {
+LayoutStep ApplyRule(const Resolved& a, int m, const std::vector<Activation>& in) {
   Behaviour b = BehaviourOf(a, m);
   LayoutStep s;
   switch (a.model.at(m).kind) {
@@ -238,7 +238,7 @@ LayoutStep ApplyRule(const Analysis& a, int m, const std::vector<Activation>& in
   return s;
 }
 
-int ReducingBlockLeft(const Analysis& a, int m) {
+int ReducingBlockLeft(const Resolved& a, int m) {
   const std::vector<Module>& mods = a.model.modules();
   const std::vector<int>& users = a.flow.users[m];
   for (int c = mods[m].parent; c >= 0; c = mods[c].parent) {

@@ -42,11 +42,11 @@ struct LayoutStep {
 
 /// Applies the rule of module `m`'s kind to `in`, the activations of its dataflow inputs in order
 /// (their `producer` says where each comes from).
-LayoutStep ApplyRule(const Analysis& a, int m, const std::vector<Activation>& in);
+LayoutStep ApplyRule(const Resolved& a, int m, const std::vector<Activation>& in);
 
 /// The innermost block whose reducing style (gather, moe_tp_experts) applies to `m`'s output
 /// because that output leaves the block, or -1.
-int ReducingBlockLeft(const Analysis& a, int m);
+int ReducingBlockLeft(const Resolved& a, int m);
 
 /// The rule of `block`'s reducing style for `got`: true when `got` is a partial sum, which is
 /// all-reduced once; anything else is left alone at runtime and recorded as a conflict (when

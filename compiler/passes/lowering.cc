@@ -1,5 +1,5 @@
-// The compile pipeline: the check passes, then the lowering passes that turn a checked plan into a
-// sharding program.
+// The compile pipeline: the check passes (CheckPasses(), the same as `tpc check`), then the lowering
+// passes that turn a checked plan into a sharding program.
 #include "passes/lowering.h"
 
 #include "passes/translate_lora.h"
@@ -67,8 +67,8 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
                                Diagnostics& diags) {
   std::optional<Plan> lora_plan;
   if (TranslatesToLora(opts)) lora_plan = TranslateToLora(plan, LoraSections::kPlanOnly, diags);
-  Analysis a(model, lora_plan ? *lora_plan : plan, opts.check);
-  if (!RunChecks(a, diags)) return std::nullopt;
+  std::optional<Analysis> a = RunChecks(model, lora_plan ? *lora_plan : plan, opts.check, diags);
+  if (!a) return std::nullopt;
   Program p;
   p.model_type = model.model_type;
   p.dtype = !opts.dtype.empty() ? opts.dtype : !model.dtype.empty() ? model.dtype : "bfloat16";
@@ -79,7 +79,7 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
   p.kv_replication = opts.check.kv_replication;
   p.dialect = DialectName(opts.check.dialect);
   p.link = opts.link;
-  Lowering l(a, opts);
+  Lowering l(*a, opts);
   int before = diags.errors();
   if (DtypeBytes(p.dtype) == 0) {
     diags.Report(DiagId::kUnknownDtype, {model.config_file, 0, 0, 0}, {p.dtype, DtypeNames()});

@@ -10,16 +10,17 @@ namespace {
 
 class Propagator {
  public:
-  Propagator(Analysis& a, Diagnostics& diags) : a_(a), diags_(diags), mods_(a.model.modules()) {}
+  Propagator(const Resolved& a, Diagnostics& diags) : a_(a), diags_(diags), mods_(a.model.modules()) {}
 
-  void Run() {
-    a_.output.assign(mods_.size(), Activation{});
-    a_.head_sharded.assign(mods_.size(), 0);
+  // Walks the dataflow; returns the layouts it found.
+  Layouts Run() {
+    out_.output.assign(mods_.size(), Activation{});
+    out_.head_sharded.assign(mods_.size(), 0);
     for (int m : a_.flow.order) {
       std::vector<Activation> in;
-      for (int producer : mods_[m].inputs) in.push_back(a_.output[producer]);
+      for (int producer : mods_[m].inputs) in.push_back(out_.output[producer]);
       LayoutStep step = ApplyRule(a_, m, in);
-      a_.head_sharded[m] = step.head_sharded;
+      out_.head_sharded[m] = step.head_sharded;
       Activation out = step.declared;
       int block = ReducingBlockLeft(a_, m);
       if (block >= 0) {
@@ -27,16 +28,18 @@ class Propagator {
         out = {Layout::kReplicate, true, m};
       }
       for (const Conflict& c : step.conflicts) Report(m, c);
-      a_.output[m] = out;
+      out_.output[m] = out;
     }
     agg_.Flush(diags_, a_.model.num_layers);
+    return std::move(out_);
   }
 
  private:
-  Analysis& a_;
+  const Resolved& a_;
   Diagnostics& diags_;
   const std::vector<Module>& mods_;
   LayerAggregator agg_;
+  Layouts out_;
 
   std::string Who(int m) const { return m < 0 ? "the model input" : a_.Describe(m); }
   std::string Generic(int m) const { return m < 0 ? "input" : GenericName(mods_[m].name); }
@@ -51,7 +54,7 @@ class Propagator {
       if (!mod.is_virtual && mod.kind != ModuleKind::kNorm) return -1;
       int next = -1;
       for (int in : mod.inputs)
-        if (a_.output[in].layout != Layout::kReplicate) {
+        if (out_.output[in].layout != Layout::kReplicate) {
           next = in;
           break;
         }
@@ -123,16 +126,12 @@ class Propagator {
 
 }  // namespace
 
-bool PropagatePlacements(Analysis& a, Diagnostics& diags) {
-  if (a.opts.tp > 1) {
-    int before = diags.errors();
-    Propagator(a, diags).Run();
-    return diags.errors() == before;
-  }
+Layouts PropagatePlacements(const Resolved& a, Diagnostics& diags) {
+  if (a.opts.tp > 1) return Propagator(a, diags).Run();
   // At tp 1 every tensor is whole on the one rank, so no layout disagreement changes a value (and
   // NeMo does not apply a plan at all). What tp > 1 would find is worth one warning.
   Diagnostics at_tp(diags.sources());
-  Propagator(a, at_tp).Run();
+  Layouts layouts = Propagator(a, at_tp).Run();
   for (const Diagnostic& d : at_tp.all()) {
     if (d.severity != Severity::kError) continue;
     Diagnostic& w = diags.Report(DiagId::kLayoutsAtTp1, d.loc, {std::to_string(at_tp.errors()), d.message});
@@ -140,7 +139,7 @@ bool PropagatePlacements(Analysis& a, Diagnostics& diags) {
     for (const Note& n : d.notes) diags.AddNote(w, n.loc, n.message);
     break;
   }
-  return true;
+  return layouts;
 }
 
 }  // namespace tpc

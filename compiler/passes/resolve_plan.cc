@@ -40,24 +40,25 @@ bool TorchMatches(const std::vector<std::string_view>& key, const std::vector<st
 
 }  // namespace
 
-bool ResolvePlan(Analysis& a, Diagnostics& diags) {
-  const ModelGraph& g = a.model;
+Resolution ResolvePlan(const Subject& s, Diagnostics& diags) {
+  Resolution r;
+  const ModelGraph& g = s.model;
   const std::vector<Module>& mods = g.modules();
-  const size_t n_entries = a.plan.entries.size();
-  a.module_entry.assign(mods.size(), -1);
-  a.param_entry.resize(mods.size());
-  for (size_t m = 0; m < mods.size(); ++m) a.param_entry[m].assign(mods[m].params.size(), -1);
-  a.full_keys.resize(n_entries);
-  a.entry_style.resize(n_entries);
-  a.matches.assign(n_entries, {});
+  const size_t n_entries = s.plan.entries.size();
+  r.module_entry.assign(mods.size(), -1);
+  r.param_entry.resize(mods.size());
+  for (size_t m = 0; m < mods.size(); ++m) r.param_entry[m].assign(mods[m].params.size(), -1);
+  r.full_keys.resize(n_entries);
+  r.entry_style.resize(n_entries);
+  r.matches.assign(n_entries, {});
 
   for (size_t e = 0; e < n_entries; ++e) {
-    const PlanEntry& pe = a.plan.entries[e];
-    a.full_keys[e] = (pe.base_relative && !g.base_prefix.empty()) ? g.base_prefix + "." + pe.key : pe.key;
-    a.entry_style[e] = FindStyle(a.opts.dialect, pe.style);
+    const PlanEntry& pe = s.plan.entries[e];
+    r.full_keys[e] = (pe.base_relative && !g.base_prefix.empty()) ? g.base_prefix + "." + pe.key : pe.key;
+    r.entry_style[e] = FindStyle(s.opts.dialect, pe.style);
   }
 
-  const Dialect dialect = a.opts.dialect;
+  const Dialect dialect = s.opts.dialect;
   std::vector<bool> dead(n_entries, false);
   if (dialect == Dialect::kTorch) {
     std::unordered_map<size_t, std::vector<int>> by_depth;
@@ -68,9 +69,9 @@ bool ResolvePlan(Analysis& a, Diagnostics& diags) {
       by_depth[segs[m].size()].push_back(static_cast<int>(m));
     }
     for (size_t e = 0; e < n_entries; ++e) {
-      std::vector<std::string_view> key = Split(a.full_keys[e], '.');
+      std::vector<std::string_view> key = Split(r.full_keys[e], '.');
       for (int m : by_depth[key.size()])
-        if (TorchMatches(key, segs[m])) a.matches[e].push_back({m, -1});
+        if (TorchMatches(key, segs[m])) r.matches[e].push_back({m, -1});
     }
   } else {
     // Both HF dialects generalise names and then look keys up exactly.
@@ -88,12 +89,12 @@ bool ResolvePlan(Analysis& a, Diagnostics& diags) {
         lookup[generic + "." + mods[m].params[p].name].push_back({static_cast<int>(m), static_cast<int>(p)});
     }
     for (size_t e = 0; e < n_entries; ++e) {
-      const std::string& key = a.full_keys[e];
+      const std::string& key = r.full_keys[e];
       if (dialect == Dialect::kHfV4 && std::any_of(key.begin(), key.end(), ::isdigit)) {
         dead[e] = true;
         continue;
       }
-      if (auto it = lookup.find(key); it != lookup.end()) a.matches[e] = it->second;
+      if (auto it = lookup.find(key); it != lookup.end()) r.matches[e] = it->second;
     }
   }
 
@@ -101,23 +102,23 @@ bool ResolvePlan(Analysis& a, Diagnostics& diags) {
   // dialects look one exact name up, so only parameter-vs-module keys can overlap.
   std::map<std::pair<int, int>, int> overlaps;  // (earlier entry, later entry) -> shared modules
   for (size_t e = 0; e < n_entries; ++e) {
-    for (const Match& t : a.matches[e]) {
+    for (const Match& t : r.matches[e]) {
       if (t.param >= 0) {
-        a.param_entry[t.module][t.param] = static_cast<int>(e);
+        r.param_entry[t.module][t.param] = static_cast<int>(e);
         continue;
       }
-      int& slot = a.module_entry[t.module];
+      int& slot = r.module_entry[t.module];
       if (slot >= 0 && slot != static_cast<int>(e)) ++overlaps[{slot, static_cast<int>(e)}];
       slot = static_cast<int>(e);
     }
   }
   for (size_t m = 0; m < mods.size(); ++m)
-    for (int& pe : a.param_entry[m])
-      if (pe < 0) pe = a.module_entry[m];
+    for (int& pe : r.param_entry[m])
+      if (pe < 0) pe = r.module_entry[m];
 
   std::vector<std::string> candidates;
   for (size_t e = 0; e < n_entries; ++e) {
-    const PlanEntry& pe = a.plan.entries[e];
+    const PlanEntry& pe = s.plan.entries[e];
     if (dead[e]) {
       std::string example;
       for (std::string_view seg : Split(pe.key, '.'))
@@ -131,7 +132,7 @@ bool ResolvePlan(Analysis& a, Diagnostics& diags) {
                     "lookup, so '" + example + "' is looked up as '" + DigitRunsToStar(example) + "'"});
       continue;
     }
-    if (!a.matches[e].empty()) continue;
+    if (!r.matches[e].empty()) continue;
     if (candidates.empty()) {
       std::vector<std::string> all;
       for (const Module& m : mods)
@@ -140,7 +141,7 @@ bool ResolvePlan(Analysis& a, Diagnostics& diags) {
       all.erase(std::unique(all.begin(), all.end()), all.end());
       candidates = std::move(all);
     }
-    std::string hint = DidYouMean(a.full_keys[e], candidates);
+    std::string hint = DidYouMean(r.full_keys[e], candidates);
     if (!hint.empty() && pe.base_relative && hint.rfind(g.base_prefix + ".", 0) == 0)
       hint = hint.substr(g.base_prefix.size() + 1);
     diags.Report(DiagId::kUnmatchedKey, pe.key_loc,
@@ -148,12 +149,12 @@ bool ResolvePlan(Analysis& a, Diagnostics& diags) {
   }
   for (const auto& [pair, shared] : overlaps) {
     auto [earlier, later] = pair;
-    Diagnostic& d = diags.Report(DiagId::kShadowedKey, a.plan.entries[earlier].key_loc,
-                                 {a.plan.entries[earlier].key, std::to_string(shared),
-                                  std::to_string(a.matches[earlier].size())});
-    diags.AddNote(d, a.plan.entries[later].key_loc, "overridden by this key");
+    Diagnostic& d = diags.Report(DiagId::kShadowedKey, s.plan.entries[earlier].key_loc,
+                                 {s.plan.entries[earlier].key, std::to_string(shared),
+                                  std::to_string(r.matches[earlier].size())});
+    diags.AddNote(d, s.plan.entries[later].key_loc, "overridden by this key");
   }
-  return true;
+  return r;
 }
 
 }  // namespace tpc
