@@ -19,9 +19,13 @@ case "$target" in
   *) echo "fuzz.sh: unknown target '$target' (plan, config or arch)" >&2; exit 2 ;;
 esac
 
-cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPC_FUZZ=ON \
-  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build/fuzz --target "fuzz_$target" >/dev/null
+mkdir -p build/fuzz
+if ! { cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPC_FUZZ=ON \
+         -DCMAKE_CXX_COMPILER=clang++ && cmake --build build/fuzz --target "fuzz_$target"; } >build/fuzz/build.log 2>&1; then
+  tail -n 30 build/fuzz/build.log >&2
+  echo "fuzz.sh: building fuzz_$target with clang failed (whole log: build/fuzz/build.log)" >&2
+  exit 2
+fi
 
 corpus=build/fuzz/corpus/$target
 artifacts=build/fuzz/artifacts/$target

@@ -45,7 +45,8 @@ class Reader {
   // `j` is an object whose keys are all in `keys`; every key that is not optional is present.
   bool Object(const json& j, const std::string& at, Keys keys, Keys optional = {}) {
     if (!j.is_object()) return Fail(at, "is " + Describe(j) + ", expected an object");
-    for (const auto& [key, value] : j.items()) {
+    for (const auto& item : j.items()) {
+      const std::string& key = item.key();  // a plain name: clang 14 cannot capture a structured binding
       auto is = [&](const char* k) { return key == k; };
       if (std::none_of(keys.begin(), keys.end(), is) && std::none_of(optional.begin(), optional.end(), is))
         return Fail(at + "/" + key, "is not part of program version " + std::to_string(kProgramVersion));
