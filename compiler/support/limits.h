@@ -14,6 +14,10 @@ namespace tpc::limits {
 /// under 1 MiB (Llama-3.1-405B's config: 1 KiB; the largest bundled plan: 4 KiB).
 inline constexpr std::size_t kMaxInputBytes = 64u << 20;
 
+/// Bytes of one safetensors header, the reference implementation's own bound (MAX_HEADER_SIZE);
+/// real ones are under 2 MB (Llama-3.1-405B's largest shard: about 40 KB).
+inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+
 /// Decoder layers a config may declare (Llama-3.1-405B: 126; DeepSeek-V3: 61).
 inline constexpr int64_t kMaxLayers = 10'000;
 
