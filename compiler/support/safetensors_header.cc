@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -29,11 +30,12 @@ struct DtypeBits {
   const char* name;
   int bits;
 };
-// Every dtype of the format (safetensors 0.6), with its bits per element.
+// Every dtype of the format, in the reference's order (safetensors 0.8), with its bits per element.
 constexpr DtypeBits kDtypes[] = {
-    {"BOOL", 8},  {"F4", 4},   {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},   {"I8", 8},   {"F8_E5M2", 8},
-    {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"I16", 16}, {"U16", 16}, {"F16", 16}, {"BF16", 16}, {"I32", 32},
-    {"U32", 32},  {"F32", 32}, {"C64", 64},  {"F64", 64},  {"I64", 64}, {"U64", 64}};
+    {"BOOL", 8},      {"F4", 4},           {"F6_E2M3", 6},      {"F6_E3M2", 6}, {"U8", 8},   {"I8", 8},
+    {"F8_E5M2", 8},   {"F8_E4M3", 8},      {"F8_E8M0", 8},      {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
+    {"I16", 16},      {"U16", 16},         {"F16", 16},         {"BF16", 16},   {"I32", 32}, {"U32", 32},
+    {"F32", 32},      {"C64", 64},         {"F64", 64},         {"I64", 64},    {"U64", 64}};
 
 std::string DtypeList() {
   std::string out;
@@ -253,36 +255,16 @@ bool Unreadable(const std::string& path, const std::string& why, Diagnostics& di
   return false;
 }
 
-}  // namespace
-
-int SafetensorsDtypeBits(const std::string& dtype) {
-  for (const DtypeBits& d : kDtypes)
-    if (dtype == d.name) return d.bits;
-  return 0;
-}
-
-bool ReadSafetensorsHeader(const std::string& path, SafetensorsHeader* out, Diagnostics& diags) {
-  *out = {};
-  struct stat st;
-  // Look before opening: open() on a FIFO blocks until a writer comes.
-  if (::stat(path.c_str(), &st) != 0) return Unreadable(path, std::strerror(errno), diags);
-  if (!S_ISREG(st.st_mode)) return Unreadable(path, "it is not a regular file", diags);
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return Unreadable(path, std::strerror(errno), diags);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  if (::fstat(fd, &st) != 0) return Unreadable(path, std::strerror(errno), diags);
-  if (!S_ISREG(st.st_mode)) return Unreadable(path, "it is not a regular file", diags);
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+// The checks on a file of `size` bytes whose bytes `read` fetches (false, with errno, on failure).
+bool ParseFile(const std::string& path, uint64_t size, const std::function<bool(uint64_t, size_t, char*)>& read,
+               SafetensorsHeader* out, Diagnostics& diags) {
   auto whole_file = [&](DiagId id, std::vector<std::string> args) {
     diags.Report(id, {diags.sources().AddPath(path), 0, 0, 0}, std::move(args));
     return false;
   };
   if (size < 8) return whole_file(DiagId::kSafetensorsTooShort, {path, std::to_string(size)});
   unsigned char prefix[8];
-  if (!ReadAt(fd, 0, 8, reinterpret_cast<char*>(prefix))) return Unreadable(path, std::strerror(errno), diags);
+  if (!read(0, 8, reinterpret_cast<char*>(prefix))) return Unreadable(path, std::strerror(errno), diags);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n << 8 | prefix[i];
   if (n > limits::kMaxSafetensorsHeaderBytes)
@@ -290,7 +272,7 @@ bool ReadSafetensorsHeader(const std::string& path, SafetensorsHeader* out, Diag
                       {path, std::to_string(n), std::to_string(limits::kMaxSafetensorsHeaderBytes)});
   if (n > size - 8) return whole_file(DiagId::kSafetensorsHeaderPastEnd, {path, std::to_string(n), std::to_string(size - 8)});
   std::string text(n, '\0');
-  if (!ReadAt(fd, 8, n, text.data())) return Unreadable(path, std::strerror(errno), diags);
+  if (!read(8, n, text.data())) return Unreadable(path, std::strerror(errno), diags);
   if (text.empty() || text[0] != '{') {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02x", text.empty() ? 0 : static_cast<unsigned char>(text[0]));
@@ -322,6 +304,39 @@ bool ReadSafetensorsHeader(const std::string& path, SafetensorsHeader* out, Diag
   out->header_bytes = n;
   out->file_bytes = size;
   return true;
+}
+
+}  // namespace
+
+int SafetensorsDtypeBits(const std::string& dtype) {
+  for (const DtypeBits& d : kDtypes)
+    if (dtype == d.name) return d.bits;
+  return 0;
+}
+
+bool ReadSafetensorsHeader(const std::string& path, SafetensorsHeader* out, Diagnostics& diags) {
+  *out = {};
+  struct stat st;
+  // Look before opening: open() on a FIFO blocks until a writer comes.
+  if (::stat(path.c_str(), &st) != 0) return Unreadable(path, std::strerror(errno), diags);
+  if (!S_ISREG(st.st_mode)) return Unreadable(path, "it is not a regular file", diags);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Unreadable(path, std::strerror(errno), diags);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::fstat(fd, &st) != 0) return Unreadable(path, std::strerror(errno), diags);
+  if (!S_ISREG(st.st_mode)) return Unreadable(path, "it is not a regular file", diags);
+  auto read = [fd](uint64_t offset, size_t n, char* buf) { return ReadAt(fd, offset, n, buf); };
+  return ParseFile(path, static_cast<uint64_t>(st.st_size), read, out, diags);
+}
+
+bool CheckSafetensorsBytes(const std::string& path, const std::string& bytes, SafetensorsHeader* out,
+                           Diagnostics& diags) {
+  *out = {};
+  auto read = [&bytes](uint64_t offset, size_t n, char* buf) { return offset <= bytes.size() && bytes.copy(buf, n, offset) == n; };
+  return ParseFile(path, bytes.size(), read, out, diags);
 }
 
 bool ReadSafetensorsIndex(const std::string& path, SafetensorsIndex* out, Diagnostics& diags) {

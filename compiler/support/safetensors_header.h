@@ -35,6 +35,10 @@ int SafetensorsDtypeBits(const std::string& dtype);
 /// the file, the tensor and the numbers; returns false on the first.
 bool ReadSafetensorsHeader(const std::string& path, SafetensorsHeader* out, Diagnostics& diags);
 
+/// The same checks on a whole file held in memory (`path` only names it in diagnostics).
+bool CheckSafetensorsBytes(const std::string& path, const std::string& bytes, SafetensorsHeader* out,
+                           Diagnostics& diags);
+
 /// model.safetensors.index.json: each tensor name and the shard file (beside the index) holding it.
 struct SafetensorsIndex {
   std::map<std::string, std::string> weight_map;

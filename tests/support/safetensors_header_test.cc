@@ -112,6 +112,8 @@ TEST_CASE("safetensors: the dtype table has every dtype of the format") {
   CHECK(SafetensorsDtypeBits("F6_E2M3") == 6);
   CHECK(SafetensorsDtypeBits("F8_E5M2") == 8);
   CHECK(SafetensorsDtypeBits("F8_E8M0") == 8);
+  CHECK(SafetensorsDtypeBits("F8_E4M3FNUZ") == 8);
+  CHECK(SafetensorsDtypeBits("F8_E5M2FNUZ") == 8);
   CHECK(SafetensorsDtypeBits("U16") == 16);
   CHECK(SafetensorsDtypeBits("BF16") == 16);
   CHECK(SafetensorsDtypeBits("U32") == 32);
@@ -237,6 +239,68 @@ TEST_CASE("safetensors: data offsets must tile the data exactly") {
     ExpectBad(path, code, {"'" + path + "'", "8 + " + n + " (header) + 4 (tensor data) = " + std::to_string(12 + header.size()),
                            "it has " + std::to_string(22 + header.size())});
   }
+}
+
+TEST_CASE("safetensors: data reaching 2^64 bytes does not wrap the file-size sum") {
+  TempDir dir;
+  std::string path = dir / "x.safetensors";
+  // 15 tensors of 2^60 bytes and one of 2^60 - 1: the data ends at 2^64 - 1.
+  std::string header = "{";
+  const uint64_t chunk = uint64_t{1} << 60;
+  for (uint64_t i = 0; i < 16; ++i) {
+    uint64_t bytes = i == 15 ? chunk - 1 : chunk;
+    header += (i ? "," : "") + Tensor("t" + std::to_string(i), "U8", "[" + std::to_string(bytes) + "]", i * chunk, i * chunk + bytes);
+  }
+  header += "}";
+  WriteSafetensors(path, header, 0);
+  ExpectBad(path, "bad-safetensors-header", {"'" + path + "'", "+ 18446744073709551615 (tensor data) = over 2^64"});
+}
+
+TEST_CASE("safetensors: files written by the reference safetensors package") {
+  // tests/data/safetensors, made by tools/make_safetensors_fixtures.py; the expected values are
+  // the headers as Python's json module reads them.
+  std::string dir = test::SourcePath("tests/data/safetensors/");
+  SafetensorsHeader h;
+  Outcome r = ReadHeader(dir + "mixed.safetensors", &h);
+  REQUIRE(r.ok);
+  CHECK(h.header_bytes == 912);
+  CHECK(h.file_bytes == 1018);
+  CHECK(h.metadata == std::map<std::string, std::string>{{"format", "pt"}, {"note", "tpc fixture"}});
+  std::vector<std::string> names, dtypes;
+  for (const SafetensorsTensor& t : h.tensors) names.push_back(t.name), dtypes.push_back(t.dtype);
+  CHECK(names == std::vector<std::string>{"step", "rope", "model.layers.0.mlp.down_proj.weight_scale",
+                                          "model.embed_tokens.weight", "model.norm.weight", "ids",
+                                          "model.layers.0.self_attn.q_proj.scale", "model.layers.0.mlp.down_proj.weight",
+                                          "model.layers.0.mlp.up_proj.weight", "model.layers.0.self_attn.q_proj.weight",
+                                          "mask"});
+  CHECK(dtypes == std::vector<std::string>{"I64", "C64", "F32", "BF16", "F16", "U16", "F8_E8M0", "F8_E4M3", "F8_E5M2",
+                                           "F4", "BOOL"});
+  REQUIRE(h.tensors.size() == 11);
+  CHECK(h.tensors[0].shape.empty());
+  CHECK(h.tensors[3].shape == std::vector<uint64_t>{4, 3});
+  CHECK(h.tensors[3].begin == 36);
+  CHECK(h.tensors[3].end == 60);
+  CHECK(h.tensors[9].shape == std::vector<uint64_t>{2, 6});
+  CHECK(h.tensors[9].begin == 89);
+  CHECK(h.tensors[9].end == 95);
+  CHECK(h.tensors[10].end == 98);
+
+  SourceManager sources;
+  Diagnostics diags(sources);
+  SafetensorsIndex index;
+  REQUIRE(ReadSafetensorsIndex(dir + "model.safetensors.index.json", &index, diags));
+  CHECK(index.weight_map == std::map<std::string, std::string>{{"a.weight", "model-00001-of-00002.safetensors"},
+                                                               {"b.weight", "model-00001-of-00002.safetensors"},
+                                                               {"c.weight", "model-00002-of-00002.safetensors"}});
+  SafetensorsHeader shard;
+  REQUIRE(ReadHeader(dir + "model-00001-of-00002.safetensors", &shard).ok);
+  REQUIRE(shard.tensors.size() == 2);
+  CHECK(shard.tensors[0].name == "b.weight");
+  CHECK(shard.tensors[1].name == "a.weight");
+  CHECK(shard.tensors[1].begin == 8);
+  REQUIRE(ReadHeader(dir + "model-00002-of-00002.safetensors", &shard).ok);
+  REQUIRE(shard.tensors.size() == 1);
+  CHECK(shard.tensors[0].dtype == "I8");
 }
 
 TEST_CASE("safetensors: names, dtypes, shapes and metadata") {
