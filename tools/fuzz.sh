@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one libFuzzer target for N minutes: tools/fuzz.sh plan|config|arch [MINUTES] [-- libFuzzer flags]
+# Runs one libFuzzer target for N minutes: tools/fuzz.sh plan|config|arch|safetensors [MINUTES] [-- libFuzzer flags]
 # Builds the targets with clang (ASan + UBSan + libFuzzer) in build/fuzz, keeps a growing corpus in
 # build/fuzz/corpus/TARGET (seeded from the same directories ctest replays), and writes any crash,
 # timeout or leak to build/fuzz/artifacts/TARGET/. A reproducer worth keeping goes, minimized
@@ -7,7 +7,7 @@
 # Needs clang and libFuzzer from Debian: tools/setup.sh --fuzz installs them; the normal build does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: tools/fuzz.sh plan|config|arch [MINUTES] [-- libFuzzer flags]}
+target=${1:?usage: tools/fuzz.sh plan|config|arch|safetensors [MINUTES] [-- libFuzzer flags]}
 minutes=${2:-10}
 shift $(( $# >= 2 ? 2 : 1 ))
 [ "${1:-}" = "--" ] && shift
@@ -16,7 +16,8 @@ case "$target" in
   plan) seeds=(plans/hf plans/hf4 plans/nemo plans/rl) ;;
   config) seeds=(tests/data/configs tests/data/unknown_model_type.json) ;;
   arch) seeds=(plans/arch) ;;
-  *) echo "fuzz.sh: unknown target '$target' (plan, config or arch)" >&2; exit 2 ;;
+  safetensors) seeds=(tests/data/safetensors) ;;
+  *) echo "fuzz.sh: unknown target '$target' (plan, config, arch or safetensors)" >&2; exit 2 ;;
 esac
 
 mkdir -p build/fuzz
