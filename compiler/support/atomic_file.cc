@@ -201,13 +201,4 @@ bool SameFile(const std::string& a, const std::string& b) {
   return pa.lexically_normal() == pb.lexically_normal();
 }
 
-bool WriteFileAtomic(const std::string& path, const std::string& content, std::string* error) {
-  OutputSet outputs;
-  OutputError why;
-  StagedOutput* out = outputs.Stage(path, &why);
-  if (out && out->Write(content, &why) && outputs.Commit(&why)) return true;
-  *error = why.reason;
-  return false;
-}
-
 }  // namespace tpc

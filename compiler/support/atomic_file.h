@@ -75,10 +75,6 @@ class OutputSet {
 /// lexically normal absolute path.
 bool SameFile(const std::string& a, const std::string& b);
 
-/// Writes `content` to `path` as a one-output OutputSet. On failure returns false, sets `error` to the
-/// reason, and leaves `path` untouched.
-bool WriteFileAtomic(const std::string& path, const std::string& content, std::string* error);
-
 }  // namespace tpc
 
 #endif  // TPC_SUPPORT_ATOMIC_FILE_H_
