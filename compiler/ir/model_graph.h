@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "ir/checkpoint.h"
 #include "support/source_manager.h"
 
 namespace tpc {
@@ -141,6 +143,10 @@ class ModelGraph {
   int config_file = -1;
   /// Where each config field was set, for notes ("'num_key_value_heads' set here").
   std::map<std::string, SourceLoc> field_locs;
+  Quantization quant;        ///< the config's quantization_config
+  StoredNames stored_names;  ///< how the family's checkpoints name parameters
+  /// The checkpoint's tensors bound to the parameters, when --model is a directory with weights.
+  std::shared_ptr<const CheckpointBinding> checkpoint;
 
  private:
   struct NameHash {

@@ -14,6 +14,33 @@ std::vector<int64_t> ProgramParam::LocalShape(int r) const {
   return shape;
 }
 
+bool ProgramParam::HeldBy(int r) const {
+  return owners.empty() || std::find(owners.begin(), owners.end(), r) != owners.end();
+}
+
+const char* EntryKindName(EntryKind k) {
+  switch (k) {
+    case EntryKind::kParam: return "param";
+    case EntryKind::kScale: return "scale";
+    case EntryKind::kExtra: return "extra";
+    case EntryKind::kLora: return "lora";
+  }
+  return "?";
+}
+
+const char* NamingName(Naming n) { return n == Naming::kCheckpoint ? "checkpoint" : "module-tree"; }
+
+std::string SafetensorsDtypeOf(const std::string& torch_dtype) {
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"bfloat16", "BF16"}, {"float16", "F16"}, {"half", "F16"},           {"float32", "F32"},
+      {"float", "F32"},     {"float64", "F64"}, {"double", "F64"},         {"int8", "I8"},
+      {"float8_e4m3fn", "F8_E4M3"},             {"float8_e5m2", "F8_E5M2"},
+  };
+  for (const auto& [torch, st] : kNames)
+    if (torch_dtype == torch) return st;
+  return "";
+}
+
 const char* CollectiveName(CollectiveKind k) {
   switch (k) {
     case CollectiveKind::kAllReduce: return "all_reduce";

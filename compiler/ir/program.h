@@ -10,7 +10,7 @@
 namespace tpc {
 
 /// The version of program.json that this compiler writes (schemas/program.schema.json).
-inline constexpr int kProgramVersion = 1;
+inline constexpr int kProgramVersion = 2;
 
 /// A row range of a source tensor along the sharded dim: what one rank reads.
 struct Slice {
@@ -19,20 +19,66 @@ struct Slice {
   int64_t length = 0;
 };
 
-/// One parameter of the checkpoint as the program places it.
+/// What a program entry is.
+enum class EntryKind {
+  kParam,  ///< a parameter of the module tree (or one stored piece of one)
+  kScale,  ///< an FP8 block scale (weight_scale_inv) of another entry: sliced in whole blocks
+  kExtra,  ///< a stored tensor the model does not use or tpc does not model: replicated
+  kLora,   ///< a new LoRA adapter (no stored tensor)
+};
+
+/// One tensor as the program places it. With a checkpoint, one entry per stored tensor (by its
+/// stored name and file) plus the entries that read another's tensor (a tied lm_head); without,
+/// one per module-tree parameter. A rank's local tensor is its slices of `source`, concatenated
+/// in order along placement.dim; a rank outside `owners` holds nothing.
 struct ProgramParam {
-  std::string name;    ///< module name + "." + parameter: model.layers.0.self_attn.q_proj.weight
-  std::string source;  ///< checkpoint tensor it is read from (differs for a tied lm_head)
+  std::string name;    ///< stored name, or the module-tree name in a config-only program
+  std::string file;    ///< checkpoint file holding `source`, relative to the checkpoint; "" when none
+  std::string source;  ///< tensor it is read from (differs for a tied lm_head); "" for a LoRA adapter
+  std::string dtype;   ///< safetensors dtype name of the stored tensor: BF16, F8_E4M3
+  EntryKind kind = EntryKind::kParam;
+  std::string tree;    ///< module-tree parameter it is (part of): model.layers.0.mlp.experts.gate_up_proj
+  int expert = -1;     ///< per-expert stored tensor: its index along the tree parameter's dim 0
+  std::string scales;  ///< kScale: the entry whose block scales it holds
+  std::vector<int64_t> block;  ///< kScale: the quantisation block [rows, cols]
+  std::string what;    ///< kExtra: what it is ("vision tower"), "unknown" when no template says
   std::string module;
   int layer = -1;
   std::vector<int64_t> global_shape;
   Placement placement;
   int replicas = 1;  ///< ranks holding the same shard (KV heads replicated over tp/kv ranks)
   std::vector<std::vector<Slice>> ranks;  ///< per rank, the ranges along placement.dim; empty if replicated
+  std::vector<int> owners;  ///< the ranks holding it (expert parallelism: whole or nothing); empty: all
   std::string adapter;  ///< "lora_A", "lora_B" for LoRA adapters, else empty
 
-  /// The shape rank `r` holds.
+  /// The shape rank `r` holds (an owner's shape when `r` owns nothing, see HeldBy).
   std::vector<int64_t> LocalShape(int r) const;
+  /// True when rank `r` holds any of it.
+  bool HeldBy(int r) const;
+};
+
+/// How a program names its tensors.
+enum class Naming {
+  kModuleTree,  ///< config-only: transformers' module-tree names, no files
+  kCheckpoint,  ///< one entry per stored tensor of the checkpoint, with its file
+};
+
+/// One input file of a compile, hashed so a consumer can tell the program matches its inputs.
+struct InputFile {
+  std::string path;    ///< as given (a bundled plan: its name, "hf/llama.yaml")
+  std::string sha256;  ///< lowercase hex of the whole file (a checkpoint shard: of its 8 + N header bytes)
+  int64_t bytes = 0;   ///< the file's size
+};
+
+/// What a program was compiled from.
+struct ProgramInputs {
+  std::string tpc_version;
+  InputFile config;
+  InputFile plan;        ///< path empty when no plan file (the seed's automatic choice)
+  bool bundled_plan = false;
+  std::string checkpoint_dir;  ///< empty in a config-only program
+  InputFile index;             ///< model.safetensors.index.json; path empty for a single file
+  std::vector<InputFile> shards;  ///< every .safetensors file read, header hashed
 };
 
 enum class CollectiveKind { kAllReduce, kAllGather, kReduceScatter, kAllToAll };
@@ -95,6 +141,8 @@ struct ProgramSummary {
 
 /// The compiled sharding program: what each rank holds and which collectives the forward pass needs.
 struct Program {
+  Naming naming = Naming::kModuleTree;
+  ProgramInputs inputs;
   std::string model_type;
   std::string dtype;
   int tp = 1;
@@ -113,6 +161,12 @@ struct Program {
 };
 
 const char* CollectiveName(CollectiveKind k);
+/// "param", "scale", "extra", "lora".
+const char* EntryKindName(EntryKind k);
+/// "module-tree", "checkpoint".
+const char* NamingName(Naming n);
+/// The safetensors name of a torch dtype ("bfloat16" -> "BF16"), or "" when it has none.
+std::string SafetensorsDtypeOf(const std::string& torch_dtype);
 /// "replicate", "shard(0)", ... for a layout of a [batch, seq, hidden] activation.
 std::string LayoutName(Layout l);
 /// Bytes of one element of a torch dtype name ("bfloat16" -> 2), or 0 when unknown.
