@@ -144,6 +144,50 @@ std::vector<ModuleTemplate> ParseModules(int file, const YAML::Node& n) {
   return out;
 }
 
+// A string field `name` an entry of checkpoint.`list` must have.
+std::string Required(const YAML::Node& item, const char* name, const std::string& list) {
+  if (!item[name]) throw TemplateError{item, "checkpoint." + list + " entries need '" + name + "'"};
+  return Str(item[name], name);
+}
+
+// The `checkpoint` section: how stored names differ from the module tree.
+StoredNames ParseStoredNames(int file, const YAML::Node& n) {
+  if (!n.IsMap()) throw TemplateError{n, "checkpoint must be a mapping of stored, prefixes and extras"};
+  StoredNames out;
+  for (const auto& kv : n) {
+    std::string key = Key(kv.first);
+    const YAML::Node& v = kv.second;
+    if (!v.IsSequence()) throw TemplateError{v, "checkpoint." + key + " must be a list"};
+    for (const YAML::Node& item : v) {
+      if (!item.IsMap()) throw TemplateError{item, "checkpoint." + key + " entries must be mappings"};
+      if (key == "stored") {
+        StoredNames::Rule r;
+        r.loc = LocOf(file, item);
+        for (const auto& f : item) {
+          std::string field = Key(f.first);
+          if (field == "tree") r.tree = Str(f.second, "tree");
+          else if (field == "stored") r.stored = StrList(f.second, "stored");
+          else if (field == "per_expert") r.per_expert = Bool(f.second, "per_expert");
+          else throw TemplateError{f.first, "unknown field '" + field + "' (expected tree, stored, per_expert)"};
+        }
+        if (r.tree.empty() || r.stored.empty()) throw TemplateError{item, "a stored rule needs 'tree' and 'stored'"};
+        bool expert_named = std::all_of(r.stored.begin(), r.stored.end(),
+                                        [](const std::string& s) { return s.find("{expert}") != std::string::npos; });
+        if (r.per_expert != expert_named)
+          throw TemplateError{item, "'{expert}' must appear in every stored name exactly when per_expert is true"};
+        out.rules.push_back(std::move(r));
+      } else if (key == "prefixes") {
+        out.prefixes.push_back({Required(item, "tree", "prefixes"), Required(item, "stored", "prefixes")});
+      } else if (key == "extras") {
+        out.extras.push_back({Required(item, "prefix", "extras"), Required(item, "what", "extras")});
+      } else {
+        throw TemplateError{kv.first, "unknown checkpoint field '" + key + "' (expected stored, prefixes, extras)"};
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std::string& text,
@@ -176,6 +220,8 @@ std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std
         t.layers_in = Str(v["in"], "layers.in");
         t.layers_out = Str(v["out"], "layers.out");
         t.layer = ParseModules(t.file, v["modules"]);
+      } else if (key == "checkpoint") {
+        t.stored_names = ParseStoredNames(t.file, v);
       } else if (key == "description") {
         // Free text for readers of the data file.
       } else {

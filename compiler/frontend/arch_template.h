@@ -51,6 +51,7 @@ struct ArchTemplate {
   std::string layers_in;   ///< module feeding layer 0
   std::string layers_out;  ///< module of a layer producing its output
   std::vector<ModuleTemplate> layer;
+  StoredNames stored_names;  ///< `checkpoint`: names are unexpanded ("{base}" still in them)
   int file = -1;
 };
 

@@ -214,4 +214,27 @@ std::string FormatNumber(double v) {
   return buf;
 }
 
+void ReadQuantization(int file, const YAML::Node& root, Quantization* out) {
+  YAML::Node q = root["quantization_config"];
+  if (!q || q.IsNull()) return;
+  out->loc = LocOf(file, q);
+  if (!q.IsMap()) {
+    out->method = "?";
+    return;
+  }
+  YAML::Node method = q["quant_method"];
+  out->method = method && method.IsScalar() ? method.Scalar() : "?";
+  YAML::Node block = q["weight_block_size"];
+  if (!block || block.IsNull()) return;
+  bool ok = block.IsSequence() && block.size() == 2;
+  for (size_t i = 0; ok && i < 2; ++i) {
+    int64_t v = 0;
+    ok = block[i].IsScalar() && YAML::convert<int64_t>::decode(block[i], v) && v > 0 && v <= limits::kMaxDimension;
+    if (ok) out->weight_block.push_back(v);
+  }
+  if (!ok)
+    throw ConfigError{DiagId::kBadConfigField, LocOf(file, block),
+                      {"quantization_config.weight_block_size", "must be two positive integers, as [128, 128]"}};
+}
+
 }  // namespace tpc

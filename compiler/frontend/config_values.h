@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ir/checkpoint.h"
 #include "support/diagnostics.h"
 
 namespace tpc {
@@ -63,6 +64,9 @@ std::string ConditionProblem(const ConfigValue& v);
 /// value, or bad-arch-template (in `template_file`) when the expression read no config value.
 void CheckComputedSize(const std::string& expr, double v, const std::vector<const ConfigValue*>& reads,
                        const std::string& purpose, int64_t max, int template_file);
+/// Reads quantization_config (its quant_method and an fp8 weight_block_size) into `out`; throws
+/// ConfigError (bad-config-field) when the block size is not two positive integers.
+void ReadQuantization(int file, const YAML::Node& root, Quantization* out);
 /// A computed number for messages: 0, 1.5, 1e+30.
 std::string FormatNumber(double v);
 

@@ -13,12 +13,6 @@
 namespace tpc {
 namespace {
 
-std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
-  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
-    s.replace(pos, from.size(), to);
-  return s;
-}
-
 // What an expression's value is for: a size (shape, heads, segments, layer count) must be a
 // positive integer; a condition (when, bias, tie_when) takes any number or boolean.
 enum class Use { kCondition, kSize };
@@ -362,6 +356,11 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
   g.config_file = doc->file;
   g.base_prefix = t->base_prefix;
   if (auto it = t->base_prefix_for.find(model_type); it != t->base_prefix_for.end()) g.base_prefix = it->second;
+  g.stored_names = t->stored_names;
+  for (StoredNames::Rule& r : g.stored_names.rules) {
+    r.tree = ReplaceAll(r.tree, "{base}", g.base_prefix);
+    for (std::string& s : r.stored) s = ReplaceAll(s, "{base}", g.base_prefix);
+  }
 
   if (YAML::Node a = root["architectures"]; a && a.IsSequence() && a.size() > 0 && a[0].IsScalar())
     g.architecture = a[0].Scalar();
@@ -384,6 +383,7 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     for (const auto& [key, v] : fields)
       if (v.kind != ConfigValue::kNull) g.field_locs[key] = v.key_loc;  // checks point at the key
     Expander(*t, fields, root["block_configs"], doc->file, g).Run();
+    ReadQuantization(doc->file, root, &g.quant);
   } catch (const ConfigError& e) {
     diags.Report(e.id, e.loc, e.args);
     return std::nullopt;

@@ -64,10 +64,28 @@ struct StoredExtra {
   std::string what;  ///< "vision tower"; "unknown" when no architecture file names it
 };
 
+/// Something the cross-check found wrong; check-checkpoint reports it.
+struct BindingProblem {
+  enum Kind {
+    kMissing,     ///< no stored tensor for a parameter (stored: the name looked for)
+    kShape,       ///< a stored tensor of another shape than config.json implies
+    kDtype,       ///< a stored dtype that cannot hold the parameter (detail says why)
+    kScaleShape,  ///< an FP8 scale whose shape does not match its weight's blocks
+  };
+  Kind kind = kMissing;
+  int module = -1;
+  int param = -1;
+  std::string stored;  ///< the stored tensor's name
+  std::string also;    ///< kMissing: the other name it may be stored under, "" when none
+  std::vector<int64_t> expected, found;
+  std::string detail;
+};
+
 /// A model's parameters bound to a checkpoint's stored tensors: the cross-check's result. Every
 /// stored tensor is exactly one piece, scale or extra.
 struct CheckpointBinding {
   Checkpoint checkpoint;
+  std::vector<BindingProblem> problems;
   /// Per module, per parameter: the stored pieces that make it up, in order along the first dim
   /// after the expert dim; empty when nothing is stored for it (a tied lm_head).
   std::vector<std::vector<std::vector<StoredPiece>>> pieces;

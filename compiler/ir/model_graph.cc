@@ -162,4 +162,11 @@ bool ModelGraph::ForwardOrder(std::vector<int>* order) const {
   return true;
 }
 
+std::vector<Segment> PackedSegments(const Module& m, int64_t n) {
+  int64_t sum = 0;
+  for (const Segment& s : m.segments) sum += s.rows;
+  if (!m.segments.empty() && sum == n) return m.segments;
+  return {{"gate", n / 2}, {"up", n - n / 2}};
+}
+
 }  // namespace tpc

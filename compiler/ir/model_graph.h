@@ -158,6 +158,9 @@ class ModelGraph {
 };
 
 const char* KindName(ModuleKind k);
+/// The segments a packed style splits one at a time along a dim of `n` rows of module `m`: the
+/// template's fused segments when they add up to `n`, else [gate | up] halves.
+std::vector<Segment> PackedSegments(const Module& m, int64_t n);
 
 }  // namespace tpc
 

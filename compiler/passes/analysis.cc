@@ -144,12 +144,13 @@ void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {
 const CheckPipeline& CheckPasses() {
   static const CheckPipeline kPasses = {
       {"resolve-plan", ResolvePlan},
-      {{"check-styles", CheckStyles}},
+      {{"check-checkpoint", CheckCheckpoint}, {"check-styles", CheckStyles}},
       {"propagate-placements", PropagatePlacements},
       {{"check-divisibility", CheckDivisibility},
        {"check-fused", CheckFused},
        {"check-tied", CheckTied},
-       {"check-seed-defects", CheckSeedDefects}},
+       {"check-seed-defects", CheckSeedDefects},
+       {"check-quantization", CheckQuantization}},
   };
   return kPasses;
 }

@@ -121,12 +121,14 @@ std::string LayerList(const std::vector<int>& layers);
 // checker returns false when one was an error. The two producers compute what the checkers after
 // them read, so a checker's parameter type says which producers must have run.
 Resolution ResolvePlan(const Subject& s, Diagnostics& diags);
+bool CheckCheckpoint(const Resolved& a, Diagnostics& diags);
 bool CheckStyles(const Resolved& a, Diagnostics& diags);
 Layouts PropagatePlacements(const Resolved& a, Diagnostics& diags);
 bool CheckDivisibility(const Analysis& a, Diagnostics& diags);
 bool CheckFused(const Analysis& a, Diagnostics& diags);
 bool CheckTied(const Analysis& a, Diagnostics& diags);
 bool CheckSeedDefects(const Analysis& a, Diagnostics& diags);
+bool CheckQuantization(const Analysis& a, Diagnostics& diags);
 
 /// A named pass of the check pipeline that computes a `Result` from an `In`.
 template <typename In, typename Result>
@@ -143,8 +145,8 @@ struct Checker {
 };
 
 /// The check pipeline, in the one order `tpc check` and `tpc compile` run it: resolve-plan,
-/// check-styles, propagate-placements, check-divisibility, check-fused, check-tied,
-/// check-seed-defects. It is the order of the diagnostics, so part of the output. A checker of a
+/// check-checkpoint, check-styles, propagate-placements, check-divisibility, check-fused,
+/// check-tied, check-seed-defects, check-quantization. It is the order of the diagnostics, so part of the output. A checker of a
 /// `Resolved` cannot be put after propagate, nor one of an `Analysis` before it.
 struct CheckPipeline {
   Producer<Subject, Resolution> resolve;

@@ -10,6 +10,7 @@
 #include <climits>
 
 #include "passes/lowering.h"
+#include "support/safetensors_header.h"
 
 namespace tpc {
 namespace {
@@ -71,13 +72,17 @@ void EstimateCosts(Program& p) {
   s.param_bytes_per_rank.assign(n, 0);
   for (const ProgramParam& param : p.params) {
     if (!param.source.empty() && param.source != param.name) continue;  // tied: stored once
-    int64_t global = bytes;
+    // An entry's own dtype (an FP8 weight, its F32 scales), else the program's; bits, for F4.
+    int64_t bits = param.dtype.empty() ? 0 : SafetensorsDtypeBits(param.dtype);
+    if (bits == 0) bits = 8 * static_cast<int64_t>(bytes);
+    int64_t global = bits;
     for (int64_t d : param.global_shape) global = SatMul(global, d);
-    s.param_bytes_total = SatAdd(s.param_bytes_total, global);
+    s.param_bytes_total = SatAdd(s.param_bytes_total, global / 8);
     for (int r = 0; r < n; ++r) {
-      int64_t local = bytes;
+      if (!param.HeldBy(r)) continue;
+      int64_t local = bits;
       for (int64_t d : param.LocalShape(r)) local = SatMul(local, d);
-      s.param_bytes_per_rank[r] = SatAdd(s.param_bytes_per_rank[r], local);
+      s.param_bytes_per_rank[r] = SatAdd(s.param_bytes_per_rank[r], local / 8);
     }
   }
 }

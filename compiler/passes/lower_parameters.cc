@@ -12,14 +12,6 @@ namespace {
 
 using Ranks = std::vector<std::vector<Slice>>;
 
-// The segments a packed style splits one at a time: the template's, or [gate | up] halves.
-std::vector<Segment> PackedSegments(const Module& m, int64_t n) {
-  int64_t sum = 0;
-  for (const Segment& s : m.segments) sum += s.rows;
-  if (!m.segments.empty() && sum == n) return m.segments;
-  return {{"gate", n / 2}, {"up", n - n / 2}};
-}
-
 Ranks SplitRows(int64_t n, int tp, const std::vector<Segment>* segments) {
   Ranks ranks(tp);
   for (int r = 0; r < tp; ++r) {

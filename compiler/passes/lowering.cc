@@ -69,6 +69,12 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
   if (TranslatesToLora(opts)) lora_plan = TranslateToLora(plan, LoraSections::kPlanOnly, diags);
   std::optional<Analysis> a = RunChecks(model, lora_plan ? *lora_plan : plan, opts.check, diags);
   if (!a) return std::nullopt;
+  if (!model.quant.method.empty() && (model.quant.method != "fp8" || model.quant.weight_block.size() != 2)) {
+    // check-quantization warned (config only); a program would place the tensors as if unquantised.
+    diags.Report(DiagId::kUnsupportedQuantization, model.quant.loc,
+                 {model.quant.method, "a program for it would place the stored tensors as if they were not quantised"});
+    return std::nullopt;
+  }
   Program p;
   p.model_type = model.model_type;
   p.dtype = !opts.dtype.empty() ? opts.dtype : !model.dtype.empty() ? model.dtype : "bfloat16";
@@ -86,6 +92,7 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
     return std::nullopt;
   }
   LowerParameters(l, p, diags);
+  LowerStored(l, p, diags);
   InsertRedistributions(l, p, diags);
   if (diags.errors() != before) return std::nullopt;
   EstimateCosts(p);

@@ -45,6 +45,9 @@ struct Lowering {
 /// lower-parameters: placement, local shape and per-rank source slices of every parameter (and of
 /// the LoRA adapters), plus the local head counts of head-sharded attention.
 bool LowerParameters(const Lowering& l, Program& p, Diagnostics& diags);
+/// lower-stored: with a checkpoint, one entry per stored tensor (by stored name and file) in place
+/// of the module-tree parameters, each placed as its part of the parameter; extras replicated.
+bool LowerStored(const Lowering& l, Program& p, Diagnostics& diags);
 /// insert-redistributions: walks the dataflow, gives every edge a layout and lowers each reshard to
 /// a collective (or a local slice).
 bool InsertRedistributions(const Lowering& l, Program& p, Diagnostics& diags);

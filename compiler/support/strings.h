@@ -31,6 +31,8 @@ inline bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 /// `s` itself when it has at most `max` bytes, else its first and last max/2 bytes joined by "...".
 std::string Shorten(std::string_view s, size_t max);
+/// `s` with every `from` replaced by `to`.
+std::string ReplaceAll(std::string s, std::string_view from, std::string_view to);
 /// Quotes a name the way messages do: 'name'.
 std::string Quote(std::string_view s);
 

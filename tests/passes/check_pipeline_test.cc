@@ -11,9 +11,9 @@ using ResolvedChecker = bool (*)(const Resolved&, Diagnostics&);
 
 TEST_SUITE("pipeline") {
   TEST_CASE("check and compile run the check passes in the one documented order") {
-    CHECK(CheckPasses().Names() == std::vector<std::string>{"resolve-plan", "check-styles", "propagate-placements",
-                                                            "check-divisibility", "check-fused", "check-tied",
-                                                            "check-seed-defects"});
+    CHECK(CheckPasses().Names() == std::vector<std::string>{"resolve-plan", "check-checkpoint", "check-styles",
+                                                            "propagate-placements", "check-divisibility", "check-fused",
+                                                            "check-tied", "check-seed-defects", "check-quantization"});
   }
 
   TEST_CASE("a checker that reads the layouts cannot run before propagate-placements") {

@@ -1,0 +1,80 @@
+// check-checkpoint: reports what the cross-check of a checkpoint against config.json found
+// (frontend/bind_checkpoint.cc): a parameter with no stored tensor, a stored shape config.json
+// does not imply (a pruned or mismatched checkpoint), a dtype that cannot hold a weight, an FP8
+// scale that does not fit its weight's blocks; and, as one warning, the stored tensors the model
+// does not use, which the program replicates.
+#include <map>
+
+#include "passes/analysis.h"
+#include "support/strings.h"
+
+namespace tpc {
+namespace {
+
+std::string ShapeText(const std::vector<int64_t>& shape) { return "[" + JoinInts(shape) + "]"; }
+
+// "408 vision tower, 2 unknown ('a', 'b')": the extras by what they are.
+std::string ExtrasSummary(const CheckpointBinding& b) {
+  std::map<std::string, int> counts;
+  std::vector<std::string> unknown;
+  for (const StoredExtra& e : b.extras) {
+    ++counts[e.what];
+    if (e.what == "unknown" && unknown.size() < 3) unknown.push_back(Quote(b.checkpoint.tensors[e.tensor].name));
+  }
+  std::vector<std::string> parts;
+  for (const auto& [what, n] : counts)
+    if (what != "unknown") parts.push_back(std::to_string(n) + " " + what);
+  if (auto it = counts.find("unknown"); it != counts.end())
+    parts.push_back(std::to_string(it->second) + " that no architecture file names (" + Join(unknown, ", ") +
+                    (it->second > 3 ? ", ..." : "") + ")");
+  return Join(parts, "; ");
+}
+
+}  // namespace
+
+bool CheckCheckpoint(const Resolved& a, Diagnostics& diags) {
+  const CheckpointBinding* b = a.model.checkpoint.get();
+  if (!b) return true;
+  int before = diags.errors();
+  const std::vector<Module>& mods = a.model.modules();
+  const Checkpoint& ck = b->checkpoint;
+  SourceLoc config{a.model.config_file, 0, 0, 0};
+  auto file_of = [&](const std::string& name) {
+    int t = ck.Find(name);
+    return t >= 0 ? Quote(ck.files[ck.tensors[t].file].name) : std::string("the checkpoint");
+  };
+  LayerAggregator agg;
+  for (const BindingProblem& p : b->problems) {
+    const Module* mod = p.module >= 0 ? &mods[p.module] : nullptr;
+    std::string tree = mod ? GenericName(mod->name + "." + mod->params[p.param].name) : "";
+    std::string stored = GenericName(p.stored);
+    int layer = mod ? mod->layer : -1;
+    switch (p.kind) {
+      case BindingProblem::kMissing:
+        agg.Add("missing " + stored, DiagId::kCheckpointMissingTensor, config,
+                {stored, p.also.empty() ? "" : " (nor '" + GenericName(p.also) + "')", tree, ShapeText(p.expected)}, {},
+                layer);
+        break;
+      case BindingProblem::kShape:
+        agg.Add("shape " + stored + ShapeText(p.found), DiagId::kCheckpointShapeMismatch, config,
+                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), tree}, {}, layer);
+        break;
+      case BindingProblem::kDtype:
+        agg.Add("dtype " + stored, DiagId::kCheckpointDtype, config,
+                {stored, ck.tensors[ck.Find(p.stored)].dtype, file_of(p.stored), p.detail}, {}, layer);
+        break;
+      case BindingProblem::kScaleShape:
+        agg.Add("scale " + stored, DiagId::kCheckpointShapeMismatch, config,
+                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), p.also},
+                {Note{SourceLoc{}, "an FP8 weight has " + p.detail}}, -1);
+        break;
+    }
+  }
+  agg.Flush(diags, a.model.num_layers);
+  if (!b->extras.empty())
+    diags.Report(DiagId::kCheckpointExtraTensors, config,
+                 {std::to_string(b->extras.size()), std::to_string(ck.tensors.size()), a.model.family, ExtrasSummary(*b)});
+  return diags.errors() == before;
+}
+
+}  // namespace tpc
