@@ -23,6 +23,8 @@ int64_t SatMul(int64_t a, int64_t b) {
   if (!__builtin_mul_overflow(a, b, &r)) return r;
   return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
 }
+// A saturated bit count stays saturated in bytes.
+int64_t BitsToBytes(int64_t bits) { return bits == INT64_MAX ? INT64_MAX : bits / 8; }
 int64_t SatAdd(int64_t a, int64_t b) {
   int64_t r;
   if (!__builtin_add_overflow(a, b, &r)) return r;
@@ -77,12 +79,12 @@ void EstimateCosts(Program& p) {
     if (bits == 0) bits = 8 * static_cast<int64_t>(bytes);
     int64_t global = bits;
     for (int64_t d : param.global_shape) global = SatMul(global, d);
-    s.param_bytes_total = SatAdd(s.param_bytes_total, global / 8);
+    s.param_bytes_total = SatAdd(s.param_bytes_total, BitsToBytes(global));
     for (int r = 0; r < n; ++r) {
       if (!param.HeldBy(r)) continue;
       int64_t local = bits;
       for (int64_t d : param.LocalShape(r)) local = SatMul(local, d);
-      s.param_bytes_per_rank[r] = SatAdd(s.param_bytes_per_rank[r], local / 8);
+      s.param_bytes_per_rank[r] = SatAdd(s.param_bytes_per_rank[r], BitsToBytes(local));
     }
   }
 }
