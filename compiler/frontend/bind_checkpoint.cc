@@ -185,10 +185,11 @@ class Binder {
         b_.problems.push_back({BindingProblem::kScaleShape, -1, -1, scale.name, ck_.tensors[w].name, want, scale.shape,
                                "one F32 scale per " + ShapeText(block) + " block of " + ShapeText(ws)});
     }
+    std::vector<char> scaled(ck_.tensors.size(), 0);
+    for (const StoredScale& s : b_.scales) scaled[s.weight] = 1;
     for (size_t t = 0; t < ck_.tensors.size(); ++t) {
       if (!claimed_[t] || !IsFp8(ck_.tensors[t].dtype)) continue;
-      bool scaled = std::any_of(b_.scales.begin(), b_.scales.end(), [&](const StoredScale& s) { return s.weight == static_cast<int>(t); });
-      if (!scaled)
+      if (!scaled[t])
         b_.problems.push_back({BindingProblem::kDtype, -1, -1, ck_.tensors[t].name, "", {}, {},
                                "an FP8 weight without its '" + ck_.tensors[t].name.substr(0, ck_.tensors[t].name.rfind('.')) +
                                    ".weight_scale_inv' block scales"});

@@ -40,24 +40,29 @@ std::vector<int> Owners(const Ranks& ranks, int64_t e) {
 
 class StoredLowerer {
  public:
-  StoredLowerer(const Lowering& l, const CheckpointBinding& b) : l_(l), b_(b), ck_(b.checkpoint) {}
+  StoredLowerer(const Lowering& l, const CheckpointBinding& b)
+      : l_(l), b_(b), ck_(b.checkpoint), scale_of_(b.checkpoint.tensors.size(), -1) {
+    for (size_t i = 0; i < b.scales.size(); ++i) scale_of_[b.scales[i].weight] = static_cast<int>(i);
+  }
 
   std::vector<ProgramParam> Run(const std::vector<ProgramParam>& tree) {
     std::unordered_map<std::string, size_t> by_name;
-    for (size_t i = 0; i < tree.size(); ++i) by_name.emplace(tree[i].name, i);
-    std::vector<char> done(tree.size(), 0);
+    std::unordered_map<std::string, std::vector<size_t>> adapters;  // by module
+    for (size_t i = 0; i < tree.size(); ++i) {
+      if (tree[i].adapter.empty()) by_name.emplace(tree[i].name, i);
+      else adapters[tree[i].module].push_back(i);
+    }
     const std::vector<Module>& mods = l_.mods;
     for (size_t m = 0; m < mods.size(); ++m) {
       if (mods[m].is_virtual) continue;
       for (size_t p = 0; p < mods[m].params.size(); ++p) {
         auto it = by_name.find(mods[m].name + "." + mods[m].params[p].name);
         if (it == by_name.end()) continue;
-        done[it->second] = 1;
         Lower(static_cast<int>(m), static_cast<int>(p), tree[it->second]);
       }
       // The adapters of this module, right after its parameters as lower-parameters put them.
-      for (size_t i = 0; i < tree.size(); ++i)
-        if (!done[i] && tree[i].module == mods[m].name && !tree[i].adapter.empty()) out_.push_back(tree[i]), done[i] = 1;
+      if (auto it = adapters.find(mods[m].name); it != adapters.end())
+        for (size_t i : it->second) out_.push_back(tree[i]);
     }
     for (const StoredExtra& e : b_.extras) {
       ProgramParam pp = FromTensor(e.tensor);
@@ -72,6 +77,7 @@ class StoredLowerer {
   const Lowering& l_;
   const CheckpointBinding& b_;
   const Checkpoint& ck_;
+  std::vector<int> scale_of_;  ///< per stored tensor: the scale (into b_.scales) of its blocks, or -1
   std::vector<ProgramParam> out_;
 
   ProgramParam FromTensor(int t) const {
@@ -110,8 +116,7 @@ class StoredLowerer {
       pp.replicas = whole.replicas;
       Place(whole, piece, concatenated, &pp);
       out_.push_back(pp);
-      for (const StoredScale& s : b_.scales)
-        if (s.weight == piece.tensor) out_.push_back(Scale(s, pp));
+      if (scale_of_[piece.tensor] >= 0) out_.push_back(Scale(b_.scales[scale_of_[piece.tensor]], pp));
     }
   }
 
