@@ -10,18 +10,57 @@ namespace {
 
 using nlohmann::ordered_json;
 
-ordered_json ParamJson(const Program& p, const ProgramParam& param) {
+ordered_json OrNull(const std::string& s) { return s.empty() ? ordered_json(nullptr) : ordered_json(s); }
+
+ordered_json FileJson(const InputFile& f, const char* hash_key = "sha256") {
+  return {{"path", f.path}, {hash_key, OrNull(f.sha256)}, {"bytes", f.bytes}};
+}
+
+ordered_json InputsJson(const ProgramInputs& in) {
+  ordered_json j;
+  j["tpc_version"] = in.tpc_version;
+  j["config"] = FileJson(in.config);
+  ordered_json plan = nullptr;
+  if (!in.plan.path.empty()) {
+    plan = FileJson(in.plan);
+    plan["bundled"] = in.bundled_plan;
+  }
+  j["plan"] = std::move(plan);
+  ordered_json checkpoint = nullptr;
+  if (!in.checkpoint_dir.empty()) {
+    checkpoint["dir"] = in.checkpoint_dir;
+    checkpoint["index"] = in.index.path.empty() ? ordered_json(nullptr) : FileJson(in.index);
+    ordered_json files = ordered_json::array();
+    for (const InputFile& f : in.shards)
+      files.push_back({{"path", f.path}, {"bytes", f.bytes}, {"header_sha256", OrNull(f.sha256)}});
+    checkpoint["files"] = std::move(files);
+  }
+  j["checkpoint"] = std::move(checkpoint);
+  return j;
+}
+
+ordered_json ParamJson(const ProgramParam& param) {
   ordered_json j;
   j["name"] = param.name;
-  j["source"] = param.source.empty() ? ordered_json(nullptr) : ordered_json(param.source);
+  j["file"] = OrNull(param.file);
+  j["source"] = OrNull(param.source);
+  j["kind"] = EntryKindName(param.kind);
+  j["tree"] = OrNull(param.tree);
+  if (param.expert >= 0) j["expert"] = param.expert;
+  if (param.kind == EntryKind::kScale) {
+    j["scales"] = param.scales;
+    j["block"] = param.block;
+  }
+  if (param.kind == EntryKind::kExtra) j["what"] = param.what;
   if (!param.adapter.empty()) j["adapter"] = param.adapter;
-  j["module"] = param.module;
+  j["module"] = OrNull(param.module);
   j["layer"] = param.layer >= 0 ? ordered_json(param.layer) : ordered_json(nullptr);
-  j["dtype"] = p.dtype;
+  j["dtype"] = param.dtype;
   j["global_shape"] = param.global_shape;
   j["placement"] = ToString(param.placement);
   j["shard_dim"] = param.placement.kind == Placement::kShard ? ordered_json(param.placement.dim) : ordered_json(nullptr);
-  j["local_shape"] = param.LocalShape(0);
+  j["local_shape"] = param.LocalShape(param.owners.empty() ? 0 : param.owners[0]);
+  if (!param.owners.empty()) j["owners"] = param.owners;
   if (param.placement.kind == Placement::kShard) {
     if (param.replicas > 1) j["replicas"] = param.replicas;
     ordered_json ranks = ordered_json::array();
@@ -62,6 +101,8 @@ std::string EmitProgramJson(const Program& p) {
   ordered_json j;
   j["format"] = "tpc-program";
   j["version"] = kProgramVersion;
+  j["names"] = NamingName(p.naming);
+  j["inputs"] = InputsJson(p.inputs);
   j["model_type"] = p.model_type;
   j["dtype"] = p.dtype;
   j["tp"] = p.tp;
@@ -74,7 +115,7 @@ std::string EmitProgramJson(const Program& p) {
                {"hop_us", p.link.hop_us},
                {"tokens", p.link.tokens}};
   ordered_json params = ordered_json::array();
-  for (const ProgramParam& param : p.params) params.push_back(ParamJson(p, param));
+  for (const ProgramParam& param : p.params) params.push_back(ParamJson(param));
   j["parameters"] = std::move(params);
   ordered_json colls = ordered_json::array();
   for (const Collective& c : p.collectives) colls.push_back(CollectiveJson(c));

@@ -1,211 +1,68 @@
 // Reads program.json back, checking everything a runtime relies on before it allocates or loads a
 // byte: the first bad field stops the reader with its JSON pointer ("/parameters/3/slices/1/0").
+// This file reads the top level, the inputs, collectives and summary; program_json_fields.cc the
+// parameter entries.
 #include <algorithm>
-#include <initializer_list>
-#include <limits>
-#include <map>
-#include <nlohmann/json.hpp>
 
 #include "ir/program_json.h"
+#include "ir/program_json_reader.h"
 #include "support/json_text.h"
 #include "support/limits.h"
-#include "support/strings.h"
 #include "support/text_file.h"
 
 namespace tpc {
-namespace {
+namespace program_json {
 
-using nlohmann::json;
-using Keys = std::initializer_list<const char*>;
-
-constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-
-std::string Describe(const json& j) {
-  if (j.is_number_integer() || j.is_number_float() || j.is_boolean()) return j.dump();
-  if (j.is_string()) return "'" + Shorten(j.get_ref<const std::string&>(), limits::kMaxQuotedValue) + "'";
-  return j.is_null() ? "null" : std::string("an ") + j.type_name();  // an object, an array
+// A file's path, its hash under `hash_key` and its size.
+bool Reader::FileFields(const json& j, const std::string& at, const char* hash_key, InputFile* out) {
+  return String(j["path"], at + "/path", &out->path) && Sha256(j[hash_key], at + "/" + hash_key, &out->sha256) &&
+         Int(j["bytes"], at + "/bytes", 0, kInt64Max, &out->bytes);
 }
 
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
-class Reader {
- public:
-  Reader(int file, const std::string& text, Diagnostics& diags) : file_(file), text_(text), diags_(diags) {}
-
-  bool Fail(const std::string& at, const std::string& problem) {
-    std::string what = at.empty() ? "the program" : "program field '" + at + "'";
-    diags_.Report(DiagId::kBadProgramField, LocateJsonPointer(file_, text_, at), {what, problem});
-    return false;
-  }
-
-  // `j` is an object whose keys are all in `keys`; every key that is not optional is present.
-  bool Object(const json& j, const std::string& at, Keys keys, Keys optional = {}) {
-    if (!j.is_object()) return Fail(at, "is " + Describe(j) + ", expected an object");
-    for (const auto& item : j.items()) {
-      const std::string& key = item.key();  // a plain name: clang 14 cannot capture a structured binding
-      auto is = [&](const char* k) { return key == k; };
-      if (std::none_of(keys.begin(), keys.end(), is) && std::none_of(optional.begin(), optional.end(), is))
-        return Fail(at + "/" + key, "is not part of program version " + std::to_string(kProgramVersion));
-    }
-    for (const char* key : keys)
-      if (!j.contains(key)) return Fail(at + "/" + key, "is missing");
-    return true;
-  }
-
-  bool Int(const json& j, const std::string& at, int64_t lo, int64_t hi, int64_t* out) {
-    bool integer = j.is_number_integer() && !(j.is_number_unsigned() && j.get<uint64_t>() > uint64_t{kInt64Max});
-    if (!integer || j.get<int64_t>() < lo || j.get<int64_t>() > hi)
-      return Fail(at, "is " + Describe(j) + ", expected an integer in [" + std::to_string(lo) + ", " +
-                          std::to_string(hi) + "]");
-    *out = j.get<int64_t>();
-    return true;
-  }
-  template <typename T>
-  bool Int(const json& j, const std::string& at, int64_t lo, int64_t hi, T* out) {
-    int64_t v = 0;
-    if (!Int(j, at, lo, hi, &v)) return false;
-    *out = static_cast<T>(v);
-    return true;
-  }
-  // An integer or null (stored as -1): a layer number.
-  bool Layer(const json& j, const std::string& at, int* out) {
-    if (j.is_null()) return *out = -1, true;
-    return Int(j, at, 0, limits::kMaxLayers, out);
-  }
-  bool Number(const json& j, const std::string& at, double lo, bool open, double* out) {
-    if (!j.is_number() || (open ? j.get<double>() <= lo : j.get<double>() < lo))
-      return Fail(at, "is " + Describe(j) + ", expected a number " + (open ? "over " : "of at least ") +
-                          json(lo).dump());
-    *out = j.get<double>();
-    return true;
-  }
-  bool String(const json& j, const std::string& at, std::string* out, bool nonempty = false) {
-    if (!j.is_string() || (nonempty && j.get_ref<const std::string&>().empty()))
-      return Fail(at, "is " + Describe(j) + ", expected a" + (nonempty ? " non-empty" : "") + " string");
-    *out = j.get<std::string>();
-    return true;
-  }
-  bool Bool(const json& j, const std::string& at, bool* out) {
-    if (!j.is_boolean()) return Fail(at, "is " + Describe(j) + ", expected true or false");
-    *out = j.get<bool>();
-    return true;
-  }
-  // A string that is one of `names`; its index.
-  template <typename T>
-  bool OneOf(const json& j, const std::string& at, const std::vector<std::string>& names, T* out) {
-    auto it = j.is_string() ? std::find(names.begin(), names.end(), j.get<std::string>()) : names.end();
-    if (it == names.end()) return Fail(at, "is " + Describe(j) + ", expected one of " + Join(names, ", "));
-    *out = static_cast<T>(it - names.begin());
-    return true;
-  }
-  bool Shape(const json& j, const std::string& at, std::vector<int64_t>* out) {
-    if (!j.is_array()) return Fail(at, "is " + Describe(j) + ", expected an array of sizes");
-    out->resize(j.size());
-    int64_t elements = 1;
-    for (size_t i = 0; i < j.size(); ++i) {
-      if (!Int(j[i], at + "/" + std::to_string(i), 0, limits::kMaxDimension, &(*out)[i])) return false;
-      int64_t d = (*out)[i];
-      if (d > 0 && elements > limits::kMaxModelElements / d)
-        return Fail(at, "has more than " + std::to_string(limits::kMaxModelElements) + " elements, over tpc's limit");
-      elements *= d;
-    }
-    return true;
-  }
-
-  bool Param(const json& j, const std::string& at, const Program& p, ProgramParam* out);
-  bool Slices(const json& j, const std::string& at, const Program& p, ProgramParam* out);
-  bool Collective(const json& j, const std::string& at, tpc::Collective* out);
-  bool Summary(const json& j, const std::string& at, Program* p);
-  std::optional<Program> Read(const json& root);
-
- private:
-  int file_;
-  const std::string& text_;
-  Diagnostics& diags_;
-};
-
-bool Reader::Param(const json& j, const std::string& at, const Program& p, ProgramParam* out) {
-  if (!Object(j, at, {"name", "source", "module", "layer", "dtype", "global_shape", "placement", "shard_dim", "local_shape"},
-              {"adapter", "replicas", "slices"}))
-    return false;
-  if (!String(j["name"], at + "/name", &out->name, true)) return false;
-  if (!j["source"].is_null() && !String(j["source"], at + "/source", &out->source, true)) return false;
-  int adapter = 0;
-  if (j.contains("adapter") && !OneOf(j["adapter"], at + "/adapter", {"lora_A", "lora_B"}, &adapter)) return false;
-  if (j.contains("adapter")) out->adapter = j["adapter"].get<std::string>();
-  if (!String(j["module"], at + "/module", &out->module) || !Layer(j["layer"], at + "/layer", &out->layer)) return false;
-  if (j["dtype"] != p.dtype) return Fail(at + "/dtype", "is " + Describe(j["dtype"]) + ", not the program's dtype '" + p.dtype + "'");
-  if (!Shape(j["global_shape"], at + "/global_shape", &out->global_shape)) return false;
-  const json& placement = j["placement"];
-  std::string text = placement.is_string() ? placement.get<std::string>() : "";
-  if (text == "replicate") {
-    out->placement = {Placement::kReplicate, 0};
-    if (!j["shard_dim"].is_null()) return Fail(at + "/shard_dim", "is " + Describe(j["shard_dim"]) + ", expected null for a replicated parameter");
-    for (const char* key : {"replicas", "slices"})
-      if (j.contains(key)) return Fail(at + "/" + key, "is given for a replicated parameter");
-  } else {
-    int dims = static_cast<int>(out->global_shape.size());
-    size_t close = text.size() - 1;
-    bool shard = text.size() > 7 && text.compare(0, 6, "shard(") == 0 && text[close] == ')' && text.size() < 14 &&
-                 text.find_first_not_of("0123456789", 6) == close;
-    int dim = shard ? std::stoi(text.substr(6)) : -1;
-    if (!shard || dim >= dims)
-      return Fail(at + "/placement", "is " + Describe(placement) + ", expected replicate or shard(N) with N below " +
-                                         std::to_string(dims) + ", the tensor's number of dims");
-    out->placement = {Placement::kShard, dim};
-    int64_t shard_dim = 0;
-    if (!Int(j["shard_dim"], at + "/shard_dim", dim, dim, &shard_dim)) return false;
-    if (j.contains("replicas") && !Int(j["replicas"], at + "/replicas", 2, p.tp, &out->replicas)) return false;
-    if (!j.contains("slices")) return Fail(at + "/slices", "is missing, and a sharded parameter needs one list per rank");
-    if (!Slices(j["slices"], at + "/slices", p, out)) return false;
-  }
-  std::vector<int64_t> local;
-  if (!Shape(j["local_shape"], at + "/local_shape", &local)) return false;
-  if (local != out->LocalShape(0))
-    return Fail(at + "/local_shape", "is " + ShapeText(local) + ", but rank 0 holds " + ShapeText(out->LocalShape(0)));
+bool Reader::Sha256(const json& j, const std::string& at, std::string* out) {
+  if (j.is_null()) return out->clear(), true;
+  const std::string* s = j.is_string() ? &j.get_ref<const std::string&>() : nullptr;
+  if (!s || s->size() != 64 || s->find_first_not_of("0123456789abcdef") != std::string::npos)
+    return Fail(at, "is " + Describe(j) + ", expected a SHA-256 as 64 lowercase hex digits, or null");
+  *out = *s;
   return true;
 }
 
-// One list of row ranges per rank, each inside the sharded dim, together covering every row
-// `replicas` times: what the runtime slices out of the checkpoint.
-bool Reader::Slices(const json& j, const std::string& at, const Program& p, ProgramParam* out) {
-  if (!j.is_array() || j.size() != static_cast<size_t>(p.tp))
-    return Fail(at, "is " + Describe(j) + (j.is_array() ? " of " + std::to_string(j.size()) : std::string()) +
-                        ", expected one list of slices per rank (" + std::to_string(p.tp) + ")");
-  int64_t n = out->global_shape[out->placement.dim];
-  std::map<int64_t, int64_t> events;  // row -> change of coverage there
-  out->ranks.assign(j.size(), {});
-  for (size_t r = 0; r < j.size(); ++r) {
-    std::string rank_at = at + "/" + std::to_string(r);
-    if (!j[r].is_array()) return Fail(rank_at, "is " + Describe(j[r]) + ", expected an array of slices");
-    for (size_t i = 0; i < j[r].size(); ++i) {
-      const json& s = j[r][i];
-      std::string slice_at = rank_at + "/" + std::to_string(i);
-      Slice slice;
-      if (!Object(s, slice_at, {"start", "length"}, {"segment"})) return false;
-      if (s.contains("segment") && !String(s["segment"], slice_at + "/segment", &slice.segment, true)) return false;
-      if (!Int(s["start"], slice_at + "/start", 0, n, &slice.start) ||
-          !Int(s["length"], slice_at + "/length", 0, n - slice.start, &slice.length))
-        return false;
-      if (slice.length > 0) events[slice.start] += 1, events[slice.start + slice.length] -= 1;
-      out->ranks[r].push_back(std::move(slice));
-    }
+bool Reader::Inputs(const json& j, const std::string& at, Program* p) {
+  ProgramInputs& in = p->inputs;
+  if (!Object(j, at, {"tpc_version", "config", "plan", "checkpoint"}) ||
+      !String(j["tpc_version"], at + "/tpc_version", &in.tpc_version) ||
+      !Object(j["config"], at + "/config", {"path", "sha256", "bytes"}) ||
+      !FileFields(j["config"], at + "/config", "sha256", &in.config))
+    return false;
+  const json& plan = j["plan"];
+  if (!plan.is_null() && (!Object(plan, at + "/plan", {"path", "sha256", "bytes", "bundled"}) ||
+                          !FileFields(plan, at + "/plan", "sha256", &in.plan) ||
+                          !String(plan["path"], at + "/plan/path", &in.plan.path, true) ||
+                          !Bool(plan["bundled"], at + "/plan/bundled", &in.bundled_plan)))
+    return false;
+  const json& ckpt = j["checkpoint"];
+  if (ckpt.is_null() != (p->naming == Naming::kModuleTree))
+    return Fail(at + "/checkpoint", "is " + Describe(ckpt) + ", but names is '" + NamingName(p->naming) +
+                                        "': a checkpoint-named program has a checkpoint, a module-tree one none");
+  if (ckpt.is_null()) return true;
+  if (!Object(ckpt, at + "/checkpoint", {"dir", "index", "files"}) ||
+      !String(ckpt["dir"], at + "/checkpoint/dir", &in.checkpoint_dir, true))
+    return false;
+  const json& index = ckpt["index"];
+  if (!index.is_null() && (!Object(index, at + "/checkpoint/index", {"path", "sha256", "bytes"}) ||
+                           !FileFields(index, at + "/checkpoint/index", "sha256", &in.index) ||
+                           !String(index["path"], at + "/checkpoint/index/path", &in.index.path, true)))
+    return false;
+  const json& files = ckpt["files"];
+  if (!files.is_array()) return Fail(at + "/checkpoint/files", "is " + Describe(files) + ", expected an array");
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string file_at = at + "/checkpoint/files/" + std::to_string(i);
+    InputFile& f = in.shards.emplace_back();
+    if (!Object(files[i], file_at, {"path", "bytes", "header_sha256"}) ||
+        !FileFields(files[i], file_at, "header_sha256", &f) || !String(files[i]["path"], file_at + "/path", &f.path, true))
+      return false;
   }
-  // Sweep the range ends: rows [pos, row) are covered `depth` times, which must be `replicas`.
-  int64_t depth = 0, pos = 0;
-  for (const auto& [row, change] : events) {
-    if (row > pos && depth != out->replicas) break;
-    depth += change;
-    pos = row;
-  }
-  if (pos != n)
-    return Fail(at, "do not cover rows [0, " + std::to_string(n) + ") of dim " + std::to_string(out->placement.dim) +
-                        " exactly " + std::to_string(out->replicas) + " time(s): row " + std::to_string(pos) +
-                        " is covered " + std::to_string(depth) + " time(s)");
   return true;
 }
 
@@ -268,14 +125,21 @@ std::optional<Program> Reader::Read(const json& root) {
                                                   : std::string("is missing, so this is not a tpc program")),
            std::nullopt;
   if (!root.contains("version")) return Fail("/version", "is missing"), std::nullopt;
+  if (root["version"] == 1)
+    return Fail("/version", "is 1: a program from an older tpc (before checkpoint-aware programs); compile it again "
+                            "with this tpc"),
+           std::nullopt;
   if (root["version"] != kProgramVersion) {
     diags_.Report(DiagId::kUnsupportedProgramVersion, LocateJsonPointer(file_, text_, "/version"),
                   {Describe(root["version"]), std::to_string(kProgramVersion)});
     return std::nullopt;
   }
-  if (!Object(root, "", {"format", "version", "model_type", "dtype", "tp", "dialect", "sequence_parallel",
+  if (!Object(root, "", {"format", "version", "names", "inputs", "model_type", "dtype", "tp", "dialect", "sequence_parallel",
                          "kv_replication", "lora", "link", "parameters", "collectives", "attributes", "summary"}) ||
       !String(root["model_type"], "/model_type", &p.model_type, true) || !String(root["dtype"], "/dtype", &p.dtype))
+    return std::nullopt;
+  if (!OneOf(root["names"], "/names", {NamingName(Naming::kModuleTree), NamingName(Naming::kCheckpoint)}, &p.naming) ||
+      !Inputs(root["inputs"], "/inputs", &p))
     return std::nullopt;
   if (DtypeBytes(p.dtype) == 0) return Fail("/dtype", "is " + Describe(root["dtype"]) + ", not a dtype tpc knows"), std::nullopt;
   int dialect = 0;
@@ -299,6 +163,7 @@ std::optional<Program> Reader::Read(const json& root) {
     if (!root[key].is_array()) return Fail(std::string("/") + key, "is " + Describe(root[key]) + ", expected an array"), std::nullopt;
   for (size_t i = 0; i < root["parameters"].size(); ++i)
     if (!Param(root["parameters"][i], "/parameters/" + std::to_string(i), p, &p.params.emplace_back())) return std::nullopt;
+  if (!Entries(p)) return std::nullopt;
   for (size_t i = 0; i < root["collectives"].size(); ++i)
     if (!Collective(root["collectives"][i], "/collectives/" + std::to_string(i), &p.collectives.emplace_back()))
       return std::nullopt;
@@ -318,18 +183,18 @@ std::optional<Program> Reader::Read(const json& root) {
   return p;
 }
 
-}  // namespace
+}  // namespace program_json
 
 std::optional<Program> ParseProgramJson(const std::string& path, const std::string& text, Diagnostics& diags) {
   int file = diags.sources().AddFile(path, text);
   if (!CheckJsonSyntax(file, text, diags)) return std::nullopt;
   // The syntax is known good, so parsing cannot throw; the reader checks each type before any get.
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
     diags.Report(DiagId::kJsonSyntax, {file, 0, 0, 0}, {"the text is not one JSON value"});
     return std::nullopt;
   }
-  return Reader(file, diags.sources().text(file), diags).Read(root);
+  return program_json::Reader(file, diags.sources().text(file), diags).Read(root);
 }
 
 std::optional<Program> ReadProgramJson(const std::string& path, Diagnostics& diags) {

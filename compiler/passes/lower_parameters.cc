@@ -53,6 +53,9 @@ class ParamLowerer {
     ProgramParam pp;
     pp.name = mod.name + "." + local;
     pp.source = pp.name;
+    pp.tree = pp.name;  // a config-only program names the module tree
+    pp.dtype = SafetensorsDtypeOf(p_.dtype);
+    pp.kind = EntryKind::kParam;
     pp.module = mod.name;
     pp.layer = mod.layer;
     pp.global_shape = std::move(shape);
@@ -103,6 +106,7 @@ class ParamLowerer {
     ProgramParam a = Base(mod, "lora_A.weight", {r, in});
     ProgramParam b = Base(mod, "lora_B.weight", {out, r});
     a.source = b.source = "";
+    a.kind = b.kind = EntryKind::kLora;
     a.adapter = "lora_A";
     b.adapter = "lora_B";
     if (weight.placement.kind == Placement::kShard && weight.placement.dim == 0) {

@@ -29,7 +29,7 @@ TEST_SUITE("compile-cli") {
     CHECK(r.code == 0);
     CHECK(r.out.empty());
     nlohmann::json p = nlohmann::json::parse(test::ReadFile(dir / "program.json"));
-    CHECK(p["version"] == 1);
+    CHECK(p["version"] == 2);
     CHECK(p["parameters"].size() == 291);  // 32 x 9 + embed, norm, lm_head
     CHECK(p["summary"]["collectives"]["all_reduce"] == 64);
     CHECK(p["parameters"][2]["name"] == "model.layers.0.self_attn.q_proj.weight");
@@ -37,6 +37,26 @@ TEST_SUITE("compile-cli") {
     int files = 0;
     for (const auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
     CHECK(files == 1);
+  }
+
+  TEST_CASE("a config-only program names the module tree, with each entry's kind, tree and safetensors dtype") {
+    TempDir dir;
+    Result r = Tpc("compile " + kLlama8B + " --tp 2 --lora --lora-rank 8 -o " + (dir / "program.json"));
+    REQUIRE(r.code == 0);
+    nlohmann::json p = nlohmann::json::parse(test::ReadFile(dir / "program.json"));
+    CHECK(p["names"] == "module-tree");
+    CHECK(p["inputs"]["checkpoint"].is_null());
+    const nlohmann::json& q = p["parameters"][2];
+    CHECK(q["name"] == "model.layers.0.self_attn.q_proj.weight");
+    CHECK(q["kind"] == "param");
+    CHECK(q["tree"] == "model.layers.0.self_attn.q_proj.weight");
+    CHECK(q["dtype"] == "BF16");
+    CHECK(q["file"].is_null());
+    const nlohmann::json& a = p["parameters"][3];
+    CHECK(a["name"] == "model.layers.0.self_attn.q_proj.lora_A.weight");
+    CHECK(a["kind"] == "lora");
+    CHECK(a["adapter"] == "lora_A");
+    CHECK(a["source"].is_null());
   }
 
   TEST_CASE("a conflicting plan: exit 1, both plan keys named, the old output untouched") {

@@ -74,7 +74,7 @@ bool Has(const std::string& text, const std::string& what) { return text.find(wh
 void CheckProgram(const std::string& text) {
   nlohmann::json p = nlohmann::json::parse(text, nullptr, false);
   REQUIRE_FALSE(p.is_discarded());
-  CHECK(p["version"] == 1);
+  CHECK(p["version"] == 2);
   CHECK(p["parameters"].size() == 291);
 }
 

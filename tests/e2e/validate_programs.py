@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Every program tpc emits validates against schemas/program.schema.json, and its slices tile.
 
-Compiles the pinned examples (405B, SP, LoRA, kv replication, phi3, mixtral) and then every real
+Validates the program fixtures of tests/data/programs (compiled and hand-written ones), then
+compiles the pinned examples (405B, SP, LoRA, kv replication, phi3, mixtral) and then every real
 config of tests/data/configs with the real Hugging Face plan of its model type at tp 1, 2, 4 and 8,
 with --sp at tp 4 and with --sp --lora at tp 2.
 Each program is validated with the reference `jsonschema` package (an independent client: Debian's
 python3-jsonschema), and every sharded parameter is checked to split its tensor exactly: the ranks'
-row ranges cover [0, n) once (or `replicas` times), and local_shape is rank 0's share.
+row ranges cover [0, n) once (or `replicas` times), and local_shape is the share of the first owner (rank 0 without owners).
 A compile that reports errors (exit 1) must leave no output file behind.
 """
 import argparse
@@ -60,9 +61,32 @@ def tiling_errors(program):
             ok = False
         if not ok:
             errors.append(f"{p['name']}: slices do not cover [0, {n}) exactly {want} time(s)")
-        if p["local_shape"][dim] != sum(s["length"] for s in slices[0]):
-            errors.append(f"{p['name']}: local_shape disagrees with rank 0's slices")
+        holder = p["owners"][0] if p.get("owners") else 0
+        if p["local_shape"][dim] != sum(s["length"] for s in slices[holder]):
+            errors.append(f"{p['name']}: local_shape disagrees with rank {holder}'s slices")
+        for r in range(len(slices)):
+            if "owners" in p and r not in p["owners"] and any(s["length"] for s in slices[r]):
+                errors.append(f"{p['name']}: rank {r} is not in owners but has slices")
     return errors
+
+
+def validate_fixtures(src, validator):
+    """The programs the reader's tests read back: schema and tiling. Returns the number that fail."""
+    folder = os.path.join(src, "tests/data/programs")
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    failed = 0
+    for name in names:
+        with open(os.path.join(folder, name)) as f:
+            program = json.load(f)
+        problems = [f"schema: {e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(program)][:5]
+        problems += tiling_errors(program)[:5]
+        if problems:
+            failed += 1
+            print(f"FAIL fixture {name}")
+            for p in problems:
+                print(f"  {p}")
+    print(f"{len(names) - failed} of {len(names)} program fixtures valid")
+    return failed
 
 
 def hf_plan(entry):
@@ -85,6 +109,9 @@ def main():
     with open(os.path.join(src, "tests/data/reference/hf_tp_plans.json")) as f:
         corpus = json.load(f)
 
+    fixtures = validate_fixtures(src, validator)
+    if fixtures:
+        return 1
     cases = [(cfg, os.path.join(src, plan), flags, True) for cfg, plan, flags in PINNED]
     with tempfile.TemporaryDirectory(prefix="tpc-programs-") as tmp:
         return run_cases(args, src, validator, corpus, cases, tmp)

@@ -4,52 +4,15 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
+#include "ir/program_fixture.h"
 #include "ir/program_json.h"
 #include "support/diagnostics.h"
 
 namespace tpc {
 namespace {
-
-std::string Fixture(const std::string& name) { return std::string(TPC_SOURCE_DIR) + "/tests/data/programs/" + name; }
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// `text` with its first `from` replaced by `to`.
-std::string Edit(std::string text, const std::string& from, const std::string& to) {
-  size_t at = text.find(from);
-  REQUIRE_MESSAGE(at != std::string::npos, "the fixture has no '" << from << "'");
-  return text.replace(at, from.size(), to);
-}
-
-// The one diagnostic a rejected program gets, as "path:line:col: [code] message".
-std::string Rejection(const std::string& path, const std::string& text) {
-  SourceManager sources;
-  Diagnostics diags(sources);
-  std::optional<Program> p = ParseProgramJson(path, text, diags);
-  CHECK_FALSE(p.has_value());
-  REQUIRE(diags.all().size() == 1);
-  const Diagnostic& d = diags.all()[0];
-  CHECK(d.severity == Severity::kFatal);
-  return sources.path(d.loc.file) + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.column) + ": [" +
-         d.code + "] " + d.message;
-}
-
-// The 1-based column of the value after the first `key` in one-line `text`.
-std::string ColumnOf(const std::string& text, const std::string& key) {
-  size_t at = text.find(key);
-  REQUIRE(at != std::string::npos);
-  return std::to_string(at + key.size() + 1);
-}
 
 const char* const kLlama = "llama-3.2-1b-2layers-tp2.json";
 const char* const kLlamaKv = "llama-3.2-1b-2layers-tp16-kv-replication-sp.json";
@@ -97,10 +60,10 @@ TEST_SUITE("program json") {
   }
 
   TEST_CASE("an unknown version is refused before anything else is read") {
-    std::string text = Edit(Slurp(Fixture(kLlama)), "\"version\":1,", "\"version\":2,\"layout\":\"new\",");
+    std::string text = Edit(Slurp(Fixture(kLlama)), "\"version\":2,", "\"version\":3,\"layout\":\"new\",");
     CHECK(Rejection("p.json", text) ==
           "p.json:1:" + ColumnOf(text, "\"version\":") +
-              ": [unsupported-program-version] program version 2 is not supported: this build reads version 1 "
+              ": [unsupported-program-version] program version 3 is not supported: this build reads version 2 "
               "only, so compile the program again with a matching tpc");
   }
 
@@ -152,7 +115,7 @@ TEST_SUITE("program json") {
     text = Edit(Slurp(Fixture(kLlama)), "\"tp\":2,", "");
     CHECK(Rejection("p.json", text) == "p.json:1:1: [bad-program-field] program field '/tp' is missing");
     text = Edit(Slurp(Fixture(kLlama)), "\"ring_steps\":2}", "\"ring_steps\":2,\"colour\":\"red\"}");
-    CHECK(Rejection("p.json", text).find("program field '/collectives/0/colour' is not part of program version 1") !=
+    CHECK(Rejection("p.json", text).find("program field '/collectives/0/colour' is not part of program version 2") !=
           std::string::npos);
   }
 
