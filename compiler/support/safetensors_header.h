@@ -23,6 +23,7 @@ struct SafetensorsTensor {
 struct SafetensorsHeader {
   uint64_t header_bytes = 0;  ///< N, the JSON header's length
   uint64_t file_bytes = 0;    ///< 8 + N + the tensor data
+  std::string header_sha256;  ///< lowercase hex SHA-256 of the first 8 + N bytes (length and header)
   std::vector<SafetensorsTensor> tensors;
   std::map<std::string, std::string> metadata;  ///< `__metadata__`
 };
