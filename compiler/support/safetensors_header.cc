@@ -350,7 +350,7 @@ bool ReadSafetensorsIndex(const std::string& path, SafetensorsIndex* out, Diagno
   *out = {};
   std::string text;
   if (!ReadTextFile(path, &text, diags)) return false;
-  int file = diags.sources().AddFile(path, text);
+  int file = out->file = diags.sources().AddFile(path, text);
   json j;
   if (!ParseStrict(file, path, text, DiagId::kSafetensorsIndexDuplicateKey, &j, diags)) return false;
   auto fail = [&](const std::string& pointer, const std::string& what, const std::string& problem) {

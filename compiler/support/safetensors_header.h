@@ -43,6 +43,7 @@ bool CheckSafetensorsBytes(const std::string& path, const std::string& bytes, Sa
 /// model.safetensors.index.json: each tensor name and the shard file (beside the index) holding it.
 struct SafetensorsIndex {
   std::map<std::string, std::string> weight_map;
+  int file = -1;  ///< the index's id in the SourceManager, whose text is the whole file
 };
 
 /// Reads `path`'s `weight_map` and checks that every shard it names exists as a regular file in the
