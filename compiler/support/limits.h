@@ -18,6 +18,13 @@ inline constexpr std::size_t kMaxInputBytes = 64u << 20;
 /// real ones are under 2 MB (Llama-3.1-405B's largest shard: about 40 KB).
 inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
+/// .safetensors files in one checkpoint, each opened for its header (DeepSeek-V3: 163 shards;
+/// Llama-3.1-405B: 191).
+inline constexpr std::size_t kMaxCheckpointFiles = 65'536;
+
+/// Tensors in one checkpoint, all files together (DeepSeek-V3: about 91,000 with its FP8 scales).
+inline constexpr std::size_t kMaxCheckpointTensors = 4'000'000;
+
 /// Decoder layers a config may declare (Llama-3.1-405B: 126; DeepSeek-V3: 61).
 inline constexpr int64_t kMaxLayers = 10'000;
 

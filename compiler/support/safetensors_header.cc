@@ -18,6 +18,7 @@
 
 #include "support/json_text.h"
 #include "support/limits.h"
+#include "support/sha256.h"
 #include "support/strings.h"
 #include "support/text_file.h"
 
@@ -281,6 +282,11 @@ bool ParseFile(const std::string& path, uint64_t size, const std::function<bool(
                                                                             : std::string("byte ") + hex;
     return whole_file(DiagId::kSafetensorsHeaderStart, {path, first});
   }
+  // Hashed here, from the bytes already read, so a checkpoint's headers are each read once.
+  Sha256 hash;
+  hash.Update(std::string_view(reinterpret_cast<const char*>(prefix), sizeof prefix));
+  hash.Update(text);
+  std::string header_sha256 = hash.Hex();
   int file = diags.sources().AddFile(path, text);
   json j;
   if (!ParseStrict(file, path, text, DiagId::kSafetensorsDuplicateKey, &j, diags)) return false;
@@ -303,6 +309,7 @@ bool ParseFile(const std::string& path, uint64_t size, const std::function<bool(
                                                      std::to_string(size)});
   out->header_bytes = n;
   out->file_bytes = size;
+  out->header_sha256 = std::move(header_sha256);
   return true;
 }
 
@@ -343,7 +350,7 @@ bool ReadSafetensorsIndex(const std::string& path, SafetensorsIndex* out, Diagno
   *out = {};
   std::string text;
   if (!ReadTextFile(path, &text, diags)) return false;
-  int file = diags.sources().AddFile(path, text);
+  int file = out->file = diags.sources().AddFile(path, text);
   json j;
   if (!ParseStrict(file, path, text, DiagId::kSafetensorsIndexDuplicateKey, &j, diags)) return false;
   auto fail = [&](const std::string& pointer, const std::string& what, const std::string& problem) {

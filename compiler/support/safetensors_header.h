@@ -23,6 +23,7 @@ struct SafetensorsTensor {
 struct SafetensorsHeader {
   uint64_t header_bytes = 0;  ///< N, the JSON header's length
   uint64_t file_bytes = 0;    ///< 8 + N + the tensor data
+  std::string header_sha256;  ///< lowercase hex SHA-256 of the first 8 + N bytes (length and header)
   std::vector<SafetensorsTensor> tensors;
   std::map<std::string, std::string> metadata;  ///< `__metadata__`
 };
@@ -42,6 +43,7 @@ bool CheckSafetensorsBytes(const std::string& path, const std::string& bytes, Sa
 /// model.safetensors.index.json: each tensor name and the shard file (beside the index) holding it.
 struct SafetensorsIndex {
   std::map<std::string, std::string> weight_map;
+  int file = -1;  ///< the index's id in the SourceManager, whose text is the whole file
 };
 
 /// Reads `path`'s `weight_map` and checks that every shard it names exists as a regular file in the

@@ -303,6 +303,31 @@ TEST_CASE("safetensors: files written by the reference safetensors package") {
   CHECK(shard.tensors[0].dtype == "I8");
 }
 
+TEST_CASE("safetensors: the header's hash covers the length and the header, not the data") {
+  // Expected values: `head -c $((8 + N)) FILE | sha256sum`, run once by hand on the fixtures.
+  std::string dir = test::SourcePath("tests/data/safetensors/");
+  SafetensorsHeader h;
+  REQUIRE(ReadHeader(dir + "mixed.safetensors", &h).ok);
+  CHECK(h.header_sha256 == "7ef946fd5fcc898f6bba28eae93fb697d82ef12b51029be2f368257527885365");
+  REQUIRE(ReadHeader(dir + "model-00002-of-00002.safetensors", &h).ok);
+  CHECK(h.header_sha256 == "a5c94eb0f480e1731093246ac63ea20de5dadf29b41c733861ed22617eff9310");
+  // The same bytes checked in memory hash the same; different data after the header does not matter.
+  std::string bytes = test::ReadFile(dir + "model-00002-of-00002.safetensors");
+  REQUIRE(bytes.size() == 108);
+  bytes[107] ^= 0x55;
+  SourceManager sources;
+  Diagnostics diags(sources);
+  SafetensorsHeader mem;
+  REQUIRE(CheckSafetensorsBytes("mem.safetensors", bytes, &mem, diags));
+  CHECK(mem.header_sha256 == "a5c94eb0f480e1731093246ac63ea20de5dadf29b41c733861ed22617eff9310");
+  // A header that fails leaves no hash behind.
+  TempDir tmp;
+  WriteSafetensors(tmp / "bad.safetensors", "{" + Tensor("w", "F128", "[1]", 0, 16) + "}", 16);
+  SafetensorsHeader bad;
+  CHECK_FALSE(ReadHeader(tmp / "bad.safetensors", &bad).ok);
+  CHECK(bad.header_sha256.empty());
+}
+
 TEST_CASE("safetensors: names, dtypes, shapes and metadata") {
   TempDir dir;
   std::string path = dir / "x.safetensors";
