@@ -1,5 +1,10 @@
 #include "driver/load_inputs.h"
 
+#include <filesystem>
+#include <memory>
+
+#include "frontend/bind_checkpoint.h"
+#include "frontend/checkpoint_loader.h"
 #include "frontend/model_loader.h"
 
 namespace tpc {
@@ -10,6 +15,14 @@ std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanReques
   if (!in.registry.Load(arch_dir, diags)) return std::nullopt;
   std::optional<ModelGraph> model = LoadModel(model_path, in.registry, diags);
   if (!model || diags.has_fatal()) return std::nullopt;
+  // A checkpoint directory with weights: its headers are read and bound to the model here; what
+  // disagrees with config.json is reported by check-checkpoint.
+  std::error_code ec;
+  if (std::filesystem::is_directory(model_path, ec) && HasWeights(model_path)) {
+    std::optional<Checkpoint> checkpoint = LoadCheckpoint(model_path, diags);
+    if (!checkpoint || diags.has_fatal()) return std::nullopt;
+    model->checkpoint = std::make_shared<const CheckpointBinding>(BindCheckpoint(*model, std::move(*checkpoint)));
+  }
   std::optional<Plan> plan = SelectPlan(*model, plan_req, diags);
   if (!plan || diags.has_fatal()) return std::nullopt;
   in.model = std::move(*model);
@@ -35,8 +48,15 @@ Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli) {
 int LoadFailureCode(const Diagnostics& diags) { return diags.has_fatal() || !diags.has_errors() ? kExitUsage : kExitErrors; }
 
 std::string RunContext(const ModelGraph& model, int tp, Dialect dialect) {
-  return model.model_type + ", " + std::to_string(model.num_layers) + (model.num_layers == 1 ? " layer, tp " : " layers, tp ") +
-         std::to_string(tp) + ", dialect " + DialectName(dialect);
+  std::string context = model.model_type + ", " + std::to_string(model.num_layers) +
+                        (model.num_layers == 1 ? " layer, tp " : " layers, tp ") + std::to_string(tp) + ", dialect " +
+                        DialectName(dialect);
+  if (const CheckpointBinding* b = model.checkpoint.get()) {
+    size_t files = b->checkpoint.files.size(), tensors = b->checkpoint.tensors.size();
+    context += ", checkpoint of " + std::to_string(tensors) + (tensors == 1 ? " tensor in " : " tensors in ") +
+               std::to_string(files) + (files == 1 ? " file" : " files");
+  }
+  return context;
 }
 
 }  // namespace tpc
