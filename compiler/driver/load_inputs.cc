@@ -6,6 +6,7 @@
 #include "frontend/bind_checkpoint.h"
 #include "frontend/checkpoint_loader.h"
 #include "frontend/model_loader.h"
+#include "support/sha256.h"
 
 namespace tpc {
 
@@ -38,6 +39,26 @@ std::vector<std::pair<std::string, std::string>> InputFiles(const SourceManager&
   if (plan.file >= 0 && !plan_arg.empty() && sources.path(plan.file) == plan_arg)
     files.emplace_back(plan_arg, "the plan file, read as input");
   return files;
+}
+
+ProgramInputs DescribeInputs(const InputText& config, const InputText& plan, bool bundled_plan,
+                             const Checkpoint* checkpoint) {
+  auto hashed = [](const InputText& in) {
+    if (in.path.empty()) return InputFile{};
+    return InputFile{in.path, Sha256Hex(in.text), static_cast<int64_t>(in.text.size())};
+  };
+  ProgramInputs out;
+  out.tpc_version = TPC_VERSION;
+  out.config = hashed(config);
+  out.plan = hashed(plan);
+  out.bundled_plan = bundled_plan && !plan.path.empty();
+  if (checkpoint) {
+    out.checkpoint_dir = checkpoint->dir;
+    if (!checkpoint->index_path.empty())
+      out.index = {checkpoint->index_path, checkpoint->index_sha256, checkpoint->index_bytes};
+    for (const CheckpointFile& f : checkpoint->files) out.shards.push_back({f.path, f.header_sha256, f.bytes});
+  }
+  return out;
 }
 
 Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli) {

@@ -3,13 +3,16 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "frontend/arch_template.h"
 #include "frontend/select_plan.h"
+#include "ir/checkpoint.h"
 #include "ir/model_graph.h"
 #include "ir/plan.h"
+#include "ir/program.h"
 #include "ir/styles.h"
 #include "support/diagnostics.h"
 #include "support/exit_code.h"
@@ -34,6 +37,18 @@ std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanReques
 /// config.json `model` came from (when there is one) and the plan file --plan `plan_arg` named.
 std::vector<std::pair<std::string, std::string>> InputFiles(const SourceManager& sources, const ModelGraph* model,
                                                             const Plan& plan, const std::string& plan_arg);
+
+/// One input of a compile as it was read: its path (a bundled plan: its name) and its exact bytes.
+struct InputText {
+  std::string path;
+  std::string_view text;
+};
+
+/// The inputs block of a program: tpc's version and each input's path, SHA-256 and size. `plan` has
+/// an empty path when the seed chose the plan itself; a bundled plan is hashed from its embedded
+/// text. `checkpoint` (optional) gives its index and each file's header hash as loaded.
+ProgramInputs DescribeInputs(const InputText& config, const InputText& plan, bool bundled_plan,
+                             const Checkpoint* checkpoint);
 
 /// The dialect a command runs in: `cli` when given on the command line, else the plan's own, else
 /// `cli` (the command line's default).
