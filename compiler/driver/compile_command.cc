@@ -30,6 +30,17 @@ int RunCompileCommand(const CompileRequest& req, std::ostream& out, std::ostream
     report(context);
     return diags.has_fatal() ? kExitUsage : kExitErrors;
   }
+  // What the program was compiled from, hashed as it was parsed.
+  const ModelGraph& model = in->model;
+  InputText config{sources.path(model.config_file), sources.text(model.config_file)};
+  InputText plan_text;
+  bool bundled = false;
+  if (in->plan.file >= 0) {
+    plan_text = {sources.path(in->plan.file), sources.text(in->plan.file)};
+    bundled = req.plan.plan.empty() || plan_text.path != req.plan.plan;  // a bundled plan's text is built in
+  }
+  program->inputs =
+      DescribeInputs(config, plan_text, bundled, model.checkpoint ? &model.checkpoint->checkpoint : nullptr);
   // Render everything first, then stage every output: none is written unless all of them can be.
   std::vector<std::pair<std::string, std::string>> files;
   if (!req.output.empty()) files.emplace_back(req.output, EmitProgramJson(*program));

@@ -224,8 +224,10 @@ void ReadQuantization(int file, const YAML::Node& root, Quantization* out) {
   }
   YAML::Node method = q["quant_method"];
   out->method = method && method.IsScalar() ? method.Scalar() : "?";
+  if (method) out->loc = LocOf(file, method, method.IsScalar() ? static_cast<int>(method.Scalar().size()) + 2 : 1);
   YAML::Node block = q["weight_block_size"];
   if (!block || block.IsNull()) return;
+  out->block_loc = LocOf(file, block);
   bool ok = block.IsSequence() && block.size() == 2;
   for (size_t i = 0; ok && i < 2; ++i) {
     int64_t v = 0;

@@ -123,7 +123,8 @@ struct StoredNames {
 struct Quantization {
   std::string method;                 ///< quant_method; empty when the config has none
   std::vector<int64_t> weight_block;  ///< fp8 weight_block_size [rows, cols]; empty when none
-  SourceLoc loc;                      ///< the quantization_config value
+  SourceLoc loc;                      ///< its quant_method (the quantization_config when none)
+  SourceLoc block_loc;                ///< its weight_block_size
 };
 
 }  // namespace tpc

@@ -46,18 +46,19 @@ bool CheckCheckpoint(const Resolved& a, Diagnostics& diags) {
   LayerAggregator agg;
   for (const BindingProblem& p : b->problems) {
     const Module* mod = p.module >= 0 ? &mods[p.module] : nullptr;
-    std::string tree = mod ? GenericName(mod->name + "." + mod->params[p.param].name) : "";
     std::string stored = GenericName(p.stored);
+    std::string tree = mod ? GenericName(mod->name + "." + mod->params[p.param].name) : "";
+    std::string part_of = tree.empty() || tree == stored ? "" : " (part of '" + tree + "')";
     int layer = mod ? mod->layer : -1;
     switch (p.kind) {
       case BindingProblem::kMissing:
         agg.Add("missing " + stored, DiagId::kCheckpointMissingTensor, config,
-                {stored, p.also.empty() ? "" : " (nor '" + GenericName(p.also) + "')", tree, ShapeText(p.expected)}, {},
-                layer);
+                {stored, p.also.empty() ? "" : " (nor '" + GenericName(p.also) + "')", ShapeText(p.expected), part_of},
+                {}, layer);
         break;
       case BindingProblem::kShape:
         agg.Add("shape " + stored + ShapeText(p.found), DiagId::kCheckpointShapeMismatch, config,
-                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), tree}, {}, layer);
+                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), part_of}, {}, layer);
         break;
       case BindingProblem::kDtype:
         agg.Add("dtype " + stored, DiagId::kCheckpointDtype, config,
@@ -65,7 +66,8 @@ bool CheckCheckpoint(const Resolved& a, Diagnostics& diags) {
         break;
       case BindingProblem::kScaleShape:
         agg.Add("scale " + stored, DiagId::kCheckpointShapeMismatch, config,
-                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), p.also},
+                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected),
+                 " (the blocks of '" + p.also + "')"},
                 {Note{SourceLoc{}, "an FP8 weight has " + p.detail}}, -1);
         break;
     }

@@ -87,8 +87,9 @@ bool CheckQuantization(const Analysis& a, Diagnostics& diags) {
       std::string name = GenericName(mod.name + "." + param.name);
       agg.Add("fp8 " + name, DiagId::kFp8BlockSplit, entry >= 0 ? a.EntryLoc(entry) : SourceLoc{a.model.config_file, 0, 0, 0},
               {"tp " + std::to_string(a.opts.tp), name, "dim " + std::to_string(pl.dim) + " of",
-               "[" + JoinInts(param.shape) + "]", std::to_string(row), std::to_string(block), JoinInts(work)},
-              {Note{q.loc, "weight_block_size is set here"}}, mod.layer);
+               "[" + JoinInts(param.shape) + "]", (k == 0 ? "row " : "column ") + std::to_string(row),
+               std::to_string(block) + (k == 0 ? " rows" : " columns"), JoinInts(work)},
+              {Note{q.block_loc, "weight_block_size is set here"}}, mod.layer);
     }
   }
   agg.Flush(diags, a.model.num_layers);

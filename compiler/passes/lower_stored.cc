@@ -96,11 +96,13 @@ class StoredLowerer {
       ProgramParam pp = whole;
       const Module& mod = l_.mods[m];
       const std::vector<StoredPiece>& tied = mod.tied_to >= 0 ? b_.pieces[mod.tied_to][p] : pieces;
-      if (!tied.empty()) {
-        pp.source = ck_.tensors[tied[0].tensor].name;
-        pp.dtype = ck_.tensors[tied[0].tensor].dtype;
-      }
       pp.file.clear();
+      if (!tied.empty()) {  // `file` says where `source` is stored
+        const StoredTensor& t = ck_.tensors[tied[0].tensor];
+        pp.source = t.name;
+        pp.dtype = t.dtype;
+        pp.file = ck_.files[t.file].name;
+      }
       pp.tree = whole.name;
       out_.push_back(std::move(pp));
       return;

@@ -38,6 +38,10 @@ class Tpc:
         r = subprocess.run([self.exe, *args], cwd=self.source, capture_output=True, text=True, timeout=120)
         return r.returncode, r.stdout + r.stderr
 
+    def stdout(self, *args):
+        r = subprocess.run([self.exe, *args], cwd=self.source, capture_output=True, text=True, timeout=120)
+        return r.returncode, r.stdout
+
 
 def sha256(path, limit=None):
     with open(path, "rb") as f:
@@ -61,7 +65,7 @@ def compile_ok(tpc, tools, ck, out, *args, entries=None):
         program = json.load(f)
     expect(program["names"] == "checkpoint", f"{out}: names is {program['names']}")
     if entries is not None:
-        stored = [p for p in program["parameters"] if p["file"]]
+        stored = [p for p in program["parameters"] if p["file"] and p["source"] == p["name"]]
         expect(len(stored) == entries, f"{out}: {len(stored)} stored entries, want {entries}")
     return program
 
@@ -133,24 +137,37 @@ def cases(tpc, tools, ck, tmp):
     code, text = tpc.run("check", "--model", pruned, "--tp", "2")
     expect(code == 1 and "checkpoint-shape-mismatch" in text and "[96, 64]" in text and "[128, 64]" in text
            and "model.safetensors" in text and "mlp.up_proj.weight" in text, f"pruned check: {code}\n{text}")
-    code, text = tpc.run("check", "--model", pruned, "--tp", "2", "--format", "json")
+    code, text = tpc.stdout("check", "--model", pruned, "--tp", "2", "--format", "json")
     codes = [d["code"] for d in json.loads(text)["diagnostics"]] if code == 1 else []
     expect("checkpoint-shape-mismatch" in codes, f"pruned json: {code} {text[:400]}")
-    code, text = tpc.run("check", "--model", pruned, "--tp", "2", "--format", "sarif")
+    code, text = tpc.stdout("check", "--model", pruned, "--tp", "2", "--format", "sarif")
     rules = [r["ruleId"] for r in json.loads(text)["runs"][0]["results"]] if code == 1 else []
     expect("checkpoint-shape-mismatch" in rules, f"pruned sarif: {code} {text[:400]}")
     out = os.path.join(tmp, "pruned.json")
     code, text = tpc.run("compile", "--model", pruned, "--tp", "2", "-o", out)
     expect(code == 1 and not os.path.exists(out), f"pruned compile: {code}\n{text}")
 
-    # Mixtral stores one tensor per expert under block_sparse_moe.
-    for tp in ("2", "8"):
-        p = compile_ok(tpc, tools, os.path.join(ck, "mixtral"), os.path.join(tmp, f"mixtral{tp}.json"), "--tp", tp,
-                       entries=65)
-        if p:
-            w1 = by_name(p).get("model.layers.1.block_sparse_moe.experts.7.w1.weight")
-            expect(w1 and w1["tree"] == "model.layers.1.mlp.experts.gate_up_proj" and w1["expert"] == 7,
-                   f"mixtral w1 entry: {w1}")
+    # Mixtral stores one tensor per expert under block_sparse_moe: its own plan (packed colwise
+    # experts) at tp 2, and expert parallelism at tp 8 (one expert per rank, KV heads replicated).
+    mixtral = os.path.join(ck, "mixtral")
+    p = compile_ok(tpc, tools, mixtral, os.path.join(tmp, "mixtral2.json"), "--tp", "2", "--plan", "hf/mixtral",
+                   entries=65)
+    if p:
+        w1 = by_name(p).get("model.layers.1.block_sparse_moe.experts.7.w1.weight")
+        expect(w1 and w1["tree"] == "model.layers.1.mlp.experts.gate_up_proj" and w1["expert"] == 7
+               and w1["slices"] == [[{"segment": "gate", "start": 0, "length": 16}],
+                                    [{"segment": "gate", "start": 16, "length": 16}]], f"mixtral w1 entry: {w1}")
+    ep = os.path.join(tmp, "ep.yaml")
+    with open(ep, "w") as f:
+        f.write("dialect: hf-v5\nbase_model_tp_plan:\n  layers.*.self_attn.q_proj: colwise\n"
+                "  layers.*.self_attn.k_proj: colwise\n  layers.*.self_attn.v_proj: colwise\n"
+                "  layers.*.self_attn.o_proj: rowwise\n  layers.*.mlp.experts.gate_up_proj: grouped_gemm\n"
+                "  layers.*.mlp.experts.down_proj: grouped_gemm\n  layers.*.mlp.experts: moe_tp_experts\n")
+    p = compile_ok(tpc, tools, mixtral, os.path.join(tmp, "mixtral8.json"), "--tp", "8", "--plan", ep,
+                   "--kv-replication", entries=65)
+    if p:
+        w2 = by_name(p).get("model.layers.0.block_sparse_moe.experts.5.w2.weight")
+        expect(w2 and w2["owners"] == [5] and w2["placement"] == "replicate", f"mixtral EP w2 entry: {w2}")
     p = compile_ok(tpc, tools, os.path.join(ck, "qwen3_moe"), os.path.join(tmp, "qwen3.json"), "--tp", "2", entries=69)
     if p:
         expect("model.layers.0.mlp.experts.3.down_proj.weight" in by_name(p), "qwen3_moe per-expert names")
@@ -170,6 +187,7 @@ def cases(tpc, tools, ck, tmp):
     fp8 = os.path.join(ck, "deepseek_fp8")
     code, text = tpc.run("check", "--model", fp8, "--tp", "2")
     expect(code == 1 and "fp8-block-split" in text and "mlp.gate_proj.weight" in text and "at row 192" in text
+           and "self_attn.o_proj.weight" in text and "at column 64" in text
            and "tp sizes that work: 1, 3" in text, f"fp8 tp 2: {code}\n{text}")
     plan = os.path.join(tmp, "dense_mlp.yaml")
     with open(plan, "w") as f:
@@ -190,7 +208,8 @@ def cases(tpc, tools, ck, tmp):
     shutil.copytree(llama, missing)
     drop_tensor(os.path.join(missing, "model.safetensors"), "model.layers.1.mlp.up_proj.weight")
     code, text = tpc.run("check", "--model", missing, "--tp", "2")
-    expect(code == 1 and "checkpoint-missing-tensor" in text and "model.layers.1.mlp.up_proj.weight" in text,
+    expect(code == 1 and "checkpoint-missing-tensor" in text and "model.layers.*.mlp.up_proj.weight" in text
+           and "(in layer 1)" in text and "[128, 64]" in text,
            f"missing tensor: {code}\n{text}")
     # A header that no longer covers all the data after it: the header is wrong first.
     trailing = os.path.join(tmp, "trailing")
@@ -234,6 +253,11 @@ def malformed(tpc, ck, tmp):
         os.truncate(path, os.path.getsize(path) - 10)
     code, text = variant("truncated", truncate)
     expect(code == 2 and "model.safetensors" in text and "bad-safetensors-header" in text, f"truncated: {code}\n{text}")
+    # Header problems come in every output format, on stdout for JSON and SARIF.
+    for fmt, codes in (("json", lambda j: [d["code"] for d in j["diagnostics"]]),
+                       ("sarif", lambda j: [r["ruleId"] for r in j["runs"][0]["results"]])):
+        code, out = tpc.stdout("check", "--model", os.path.join(tmp, "bad_truncated"), "--tp", "2", "--format", fmt)
+        expect(code == 2 and "bad-safetensors-header" in codes(json.loads(out)), f"truncated {fmt}: {code}\n{out[:300]}")
 
     def past_end(path):
         with open(path, "r+b") as f:
