@@ -380,8 +380,10 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     ConfigFields fields;
     ReadConfigFields(doc->file, root, "the config", &fields);
     if (nested) ReadConfigFields(doc->file, tc, "text_config", &fields);
-    for (const auto& [key, v] : fields)
+    for (const auto& [key, v] : fields) {
       if (v.kind != ConfigValue::kNull) g.field_locs[key] = v.key_loc;  // checks point at the key
+      if (v.kind == ConfigValue::kNumber && !v.per_layer) g.field_values[key] = v.value;
+    }
     Expander(*t, fields, root["block_configs"], doc->file, g).Run();
     ReadQuantization(doc->file, root, &g.quant);
   } catch (const ConfigError& e) {

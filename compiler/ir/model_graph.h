@@ -143,6 +143,8 @@ class ModelGraph {
   int config_file = -1;
   /// Where each config field was set, for notes ("'num_key_value_heads' set here").
   std::map<std::string, SourceLoc> field_locs;
+  /// The numeric config fields' values, for notes that name the field behind a size.
+  std::map<std::string, double> field_values;
   Quantization quant;        ///< the config's quantization_config
   StoredNames stored_names;  ///< how the family's checkpoints name parameters
   /// The checkpoint's tensors bound to the parameters, when --model is a directory with weights.

@@ -30,6 +30,24 @@ std::string ExtrasSummary(const CheckpointBinding& b) {
   return Join(parts, "; ");
 }
 
+// Notes at the config fields behind the dims where `expected` and `found` differ: "'intermediate_size'
+// is 128 here". A size several fields share names none of them.
+std::vector<Note> FieldNotes(const ModelGraph& model, const std::vector<int64_t>& expected,
+                             const std::vector<int64_t>& found) {
+  std::vector<Note> notes;
+  for (size_t d = 0; d < expected.size(); ++d) {
+    if (d < found.size() && found[d] == expected[d]) continue;
+    std::vector<std::string> fields;
+    for (const auto& [name, value] : model.field_values)
+      if (value == static_cast<double>(expected[d])) fields.push_back(name);
+    if (fields.size() != 1) continue;
+    auto loc = model.field_locs.find(fields[0]);
+    if (loc != model.field_locs.end())
+      notes.push_back({loc->second, "'" + fields[0] + "' is " + std::to_string(expected[d]) + " here"});
+  }
+  return notes;
+}
+
 }  // namespace
 
 bool CheckCheckpoint(const Resolved& a, Diagnostics& diags) {
@@ -58,7 +76,8 @@ bool CheckCheckpoint(const Resolved& a, Diagnostics& diags) {
         break;
       case BindingProblem::kShape:
         agg.Add("shape " + stored + ShapeText(p.found), DiagId::kCheckpointShapeMismatch, config,
-                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), part_of}, {}, layer);
+                {stored, ShapeText(p.found), file_of(p.stored), ShapeText(p.expected), part_of},
+                FieldNotes(a.model, p.expected, p.found), layer);
         break;
       case BindingProblem::kDtype:
         agg.Add("dtype " + stored, DiagId::kCheckpointDtype, config,
