@@ -30,11 +30,18 @@ std::string LayerRelativeName(const std::string& name) {
 }
 
 std::string WeightSummary(const Program& p, const std::string& module) {
+  const ProgramParam* first = nullptr;
+  int stored = 0;  // a module stored per expert has many entries: say so, and show the first
   for (const ProgramParam& param : p.params) {
-    if (param.module != module || !param.adapter.empty()) continue;
-    return ToString(param.placement) + " [" + JoinInts(param.LocalShape(0)) + "]";
+    if (param.module != module || !param.adapter.empty() || param.kind == EntryKind::kScale) continue;
+    if (!first) first = &param;
+    if (first->expert < 0) break;
+    ++stored;
   }
-  return "";
+  if (!first) return "";
+  int r = first->owners.empty() ? 0 : first->owners[0];
+  std::string out = (first->owners.empty() ? ToString(first->placement) : "owned") + " [" + JoinInts(first->LocalShape(r)) + "]";
+  return stored > 1 ? out + " x" + std::to_string(stored) : out;
 }
 
 std::string ModuleLabel(const Program& p, const ModelGraph& model, const ModuleStep& s) {
