@@ -15,6 +15,21 @@ import jsonschema
 import yaml
 
 
+def check_arch_files(source):
+    """Every architecture file of plans/arch/ against schemas/arch.schema.json."""
+    with open(os.path.join(source, "schemas", "arch.schema.json")) as f:
+        validator = jsonschema.Draft202012Validator(json.load(f))
+    files = sorted(glob.glob(os.path.join(source, "plans", "arch", "*.yaml")))
+    failures = 0 if len(files) >= 15 else 1
+    for path in files:
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+        for err in validator.iter_errors(doc):
+            print(f"{os.path.relpath(path, source)}: {'/'.join(map(str, err.path))}: {err.message}")
+            failures += 1
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
@@ -47,6 +62,7 @@ def main():
         failures += 1
     if args.tpc:
         failures += check_translate_lora(args, validator, files)
+    failures += check_arch_files(args.source)
     print(f"{len(files)} plan files, {failures} problems")
     return 1 if failures else 0
 
