@@ -152,7 +152,7 @@ std::string Required(const YAML::Node& item, const char* name, const std::string
 
 // The `checkpoint` section: how stored names differ from the module tree.
 StoredNames ParseStoredNames(int file, const YAML::Node& n) {
-  if (!n.IsMap()) throw TemplateError{n, "checkpoint must be a mapping of stored, prefixes and extras"};
+  if (!n.IsMap()) throw TemplateError{n, "checkpoint must be a mapping of stored, prefixes, per_head and extras"};
   StoredNames out;
   for (const auto& kv : n) {
     std::string key = Key(kv.first);
@@ -178,10 +178,12 @@ StoredNames ParseStoredNames(int file, const YAML::Node& n) {
         out.rules.push_back(std::move(r));
       } else if (key == "prefixes") {
         out.prefixes.push_back({Required(item, "tree", "prefixes"), Required(item, "stored", "prefixes")});
+      } else if (key == "per_head") {
+        out.per_head.push_back({Required(item, "stored", "per_head"), Required(item, "attention", "per_head")});
       } else if (key == "extras") {
         out.extras.push_back({Required(item, "prefix", "extras"), Required(item, "what", "extras")});
       } else {
-        throw TemplateError{kv.first, "unknown checkpoint field '" + key + "' (expected stored, prefixes, extras)"};
+        throw TemplateError{kv.first, "unknown checkpoint field '" + key + "' (expected stored, prefixes, per_head, extras)"};
       }
     }
   }

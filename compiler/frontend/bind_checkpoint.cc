@@ -57,6 +57,7 @@ class Binder {
       if (mods[i].is_virtual) continue;
       for (size_t p = 0; p < mods[i].params.size(); ++p) Bind(static_cast<int>(i), static_cast<int>(p));
     }
+    BindPerHead();
     PairScales();
     for (size_t t = 0; t < ck_.tensors.size(); ++t)
       if (!claimed_[t]) b_.extras.push_back({static_cast<int>(t), ExtraWhat(ck_.tensors[t].name)});
@@ -163,6 +164,30 @@ class Binder {
     else if (!IsFloat(st.dtype) && !IsFp8(st.dtype))
       why = "not a floating-point dtype, so it cannot hold this parameter";
     if (!why.empty()) b_.problems.push_back({BindingProblem::kDtype, mod, p, st.name, "", {}, {}, why});
+  }
+
+  // Tensors with one row per query head, found for each attention module the rule names.
+  void BindPerHead() {
+    const std::vector<Module>& mods = m_.modules();
+    for (const StoredNames::PerHead& rule : m_.stored_names.per_head)
+      for (size_t a = 0; a < mods.size(); ++a) {
+        const Module& att = mods[a];
+        if (att.kind != ModuleKind::kAttention || att.layer < 0) continue;
+        std::string layer = std::to_string(att.layer);
+        if (!EndsWith(att.name, "." + layer + "." + rule.attention)) continue;
+        std::string name = Fill(rule.stored, layer, -1);
+        int t = ck_.Find(name);
+        if (t < 0 || claimed_[t]) {
+          if (t < 0)
+            b_.problems.push_back({BindingProblem::kMissing, static_cast<int>(a), -1, name, "", {att.heads}, {}, ""});
+          continue;
+        }
+        claimed_[t] = 1;
+        b_.per_head.push_back({t, static_cast<int>(a)});
+        if (ck_.tensors[t].shape != std::vector<int64_t>{att.heads})
+          b_.problems.push_back({BindingProblem::kShape, static_cast<int>(a), -1, name, "", {att.heads},
+                                 ck_.tensors[t].shape, ""});
+      }
   }
 
   // FP8 block quantisation: X.weight_scale_inv holds one scale per block of X.weight.

@@ -361,6 +361,7 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     r.tree = ReplaceAll(r.tree, "{base}", g.base_prefix);
     for (std::string& s : r.stored) s = ReplaceAll(s, "{base}", g.base_prefix);
   }
+  for (StoredNames::PerHead& h : g.stored_names.per_head) h.stored = ReplaceAll(h.stored, "{base}", g.base_prefix);
 
   if (YAML::Node a = root["architectures"]; a && a.IsSequence() && a.size() > 0 && a[0].IsScalar())
     g.architecture = a[0].Scalar();

@@ -58,6 +58,13 @@ struct StoredScale {
   std::vector<int64_t> block;  ///< quantisation block [rows, cols]
 };
 
+/// A stored tensor with one row per query head of an attention module (gpt-oss's sinks): it is
+/// split as the heads are.
+struct StoredPerHead {
+  int tensor = -1;
+  int attention = -1;  ///< the attention module whose heads it follows
+};
+
 /// A stored tensor the model does not use, or tpc does not model: replicated on every rank.
 struct StoredExtra {
   int tensor = -1;
@@ -74,7 +81,7 @@ struct BindingProblem {
   };
   Kind kind = kMissing;
   int module = -1;
-  int param = -1;
+  int param = -1;      ///< -1 for a per-head tensor of attention module `module`
   std::string stored;  ///< the stored tensor's name
   std::string also;    ///< kMissing: the other name it may be stored under, "" when none
   std::vector<int64_t> expected, found;
@@ -90,6 +97,7 @@ struct CheckpointBinding {
   /// after the expert dim; empty when nothing is stored for it (a tied lm_head).
   std::vector<std::vector<std::vector<StoredPiece>>> pieces;
   std::vector<StoredScale> scales;
+  std::vector<StoredPerHead> per_head;
   std::vector<StoredExtra> extras;
 };
 
@@ -109,6 +117,12 @@ struct StoredNames {
     std::string tree;
     std::string stored;
   };
+  /// A stored tensor with one row per query head of the attention module `attention` (a module
+  /// name relative to the layer), such as gpt-oss's self_attn.sinks; `stored` may use {layer}.
+  struct PerHead {
+    std::string stored;
+    std::string attention;
+  };
   /// Stored tensors outside the modelled text model, named for the report: vision_tower.* etc.
   struct Extra {
     std::string prefix;
@@ -116,6 +130,7 @@ struct StoredNames {
   };
   std::vector<Rule> rules;
   std::vector<Prefix> prefixes;
+  std::vector<PerHead> per_head;
   std::vector<Extra> extras;
 };
 

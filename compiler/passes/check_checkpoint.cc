@@ -65,8 +65,11 @@ bool CheckCheckpoint(const Resolved& a, Diagnostics& diags) {
   for (const BindingProblem& p : b->problems) {
     const Module* mod = p.module >= 0 ? &mods[p.module] : nullptr;
     std::string stored = GenericName(p.stored);
-    std::string tree = mod ? GenericName(mod->name + "." + mod->params[p.param].name) : "";
-    std::string part_of = tree.empty() || tree == stored ? "" : " (part of '" + tree + "')";
+    std::string tree = !mod ? "" : p.param < 0 ? "one row per head of '" + GenericName(mod->name) + "'"
+                                               : GenericName(mod->name + "." + mod->params[p.param].name);
+    std::string part_of = tree.empty() || tree == stored ? ""
+                          : p.param < 0                 ? " (" + tree + ")"
+                                                        : " (part of '" + tree + "')";
     int layer = mod ? mod->layer : -1;
     switch (p.kind) {
       case BindingProblem::kMissing:

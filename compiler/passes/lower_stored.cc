@@ -64,6 +64,7 @@ class StoredLowerer {
       if (auto it = adapters.find(mods[m].name); it != adapters.end())
         for (size_t i : it->second) out_.push_back(tree[i]);
     }
+    for (const StoredPerHead& h : b_.per_head) out_.push_back(PerHead(h));
     for (const StoredExtra& e : b_.extras) {
       ProgramParam pp = FromTensor(e.tensor);
       pp.kind = EntryKind::kExtra;
@@ -120,6 +121,22 @@ class StoredLowerer {
       out_.push_back(pp);
       if (scale_of_[piece.tensor] >= 0) out_.push_back(Scale(b_.scales[scale_of_[piece.tensor]], pp));
     }
+  }
+
+  // A tensor with one row per query head: split as the heads are, whole where attention is.
+  ProgramParam PerHead(const StoredPerHead& h) const {
+    ProgramParam pp = FromTensor(h.tensor);
+    const Module& att = l_.mods[h.attention];
+    pp.tree = pp.name;
+    pp.module = att.parent >= 0 ? l_.mods[att.parent].name : att.name;
+    pp.layer = att.layer;
+    int tp = l_.a.opts.tp;
+    if (tp > 1 && l_.a.head_sharded[h.attention]) {
+      pp.placement = {Placement::kShard, 0};
+      pp.ranks.assign(tp, {});
+      for (int r = 0; r < tp; ++r) pp.ranks[r].push_back(ChunkOf(att.heads, tp, r));
+    }
+    return pp;
   }
 
   // The piece's placement, from the whole parameter's.

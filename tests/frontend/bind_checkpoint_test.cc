@@ -58,6 +58,33 @@ std::vector<Stored> MixtralTensors() {
   return t;
 }
 
+// gpt-oss, 1 layer: hidden 32, 4 heads of 8, 2 KV heads, 2 experts of intermediate 16, vocab 64.
+const char* kGptOss = R"({"model_type": "gpt_oss", "hidden_size": 32, "num_attention_heads": 4,
+  "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 16, "num_local_experts": 2,
+  "num_experts_per_tok": 1, "num_hidden_layers": 1, "vocab_size": 64})";
+
+// As gpt-oss-20b-BF16 stores it: transposed experts with biases, and per-head attention sinks.
+std::vector<Stored> GptOssTensors() {
+  std::vector<Stored> t = {{"model.embed_tokens.weight", {64, 32}}, {"model.norm.weight", {32}},
+                           {"lm_head.weight", {64, 32}}};
+  std::string p = "model.layers.0.";
+  for (const char* n : {"input_layernorm", "post_attention_layernorm"}) t.push_back({p + n + ".weight", {32}});
+  for (const char* n : {"q_proj", "o_proj"}) t.push_back({p + "self_attn." + n + ".weight", {32, 32}});
+  for (const char* n : {"k_proj", "v_proj"}) t.push_back({p + "self_attn." + n + ".weight", {16, 32}});
+  t.push_back({p + "self_attn.q_proj.bias", {32}});
+  t.push_back({p + "self_attn.k_proj.bias", {16}});
+  t.push_back({p + "self_attn.v_proj.bias", {16}});
+  t.push_back({p + "self_attn.o_proj.bias", {32}});
+  t.push_back({p + "self_attn.sinks", {4}});
+  t.push_back({p + "mlp.router.weight", {2, 32}});
+  t.push_back({p + "mlp.router.bias", {2}});
+  t.push_back({p + "mlp.experts.gate_up_proj", {2, 32, 32}});
+  t.push_back({p + "mlp.experts.gate_up_proj_bias", {2, 32}});
+  t.push_back({p + "mlp.experts.down_proj", {2, 16, 32}});
+  t.push_back({p + "mlp.experts.down_proj_bias", {2, 32}});
+  return t;
+}
+
 struct Bound {
   SourceManager sm;
   Diagnostics diags{sm};
@@ -131,6 +158,19 @@ TEST_SUITE("bind-checkpoint") {
     CHECK(b->binding.problems[0].kind == BindingProblem::kDtype);
     CHECK(b->binding.problems[1].kind == BindingProblem::kDtype);
   }
+  TEST_CASE("gpt-oss's attention sinks bind as one row per head; missing ones are reported") {
+    auto b = Bind(kGptOss, GptOssTensors());
+    CHECK(b->binding.problems.empty());
+    CHECK(b->binding.extras.empty());
+    REQUIRE(b->binding.per_head.size() == 1);
+    CHECK(b->binding.checkpoint.tensors[b->binding.per_head[0].tensor].name == "model.layers.0.self_attn.sinks");
+    std::vector<Stored> t = GptOssTensors();
+    std::erase_if(t, [](const Stored& s) { return s.name == "model.layers.0.self_attn.sinks"; });
+    auto missing = Bind(kGptOss, t);
+    REQUIRE(missing->binding.problems.size() == 1);
+    CHECK(missing->binding.problems[0].stored == "model.layers.0.self_attn.sinks");
+    CHECK(missing->binding.problems[0].expected == std::vector<int64_t>{4});
+  }
 }
 
 TEST_SUITE("lower-stored") {
@@ -167,6 +207,25 @@ TEST_SUITE("lower-stored") {
     const ProgramParam* w2 = Entry(*p, "model.layers.0.block_sparse_moe.experts.3.w2.weight");
     REQUIRE(w2);
     CHECK(w2->placement == Placement{Placement::kShard, 1});  // down_proj [E, H, I] rowwise: I, dim 1 of w2
+  }
+
+  TEST_CASE("attention sinks split as the heads do, and stay whole while attention is") {
+    const char* heads = "base_model_tp_plan:\n  layers.*.self_attn.q_proj: colwise\n  layers.*.self_attn.k_proj: colwise\n"
+                        "  layers.*.self_attn.v_proj: colwise\n  layers.*.self_attn.o_proj: rowwise\n";
+    auto b = Bind(kGptOss, GptOssTensors());
+    auto p = CompileBound(*b, heads, 2);
+    REQUIRE(p);
+    const ProgramParam* sinks = Entry(*p, "model.layers.0.self_attn.sinks");
+    REQUIRE(sinks);
+    CHECK(sinks->module == "model.layers.0.self_attn");
+    REQUIRE(sinks->placement == Placement{Placement::kShard, 0});
+    REQUIRE(sinks->ranks.size() == 2);
+    CHECK(sinks->ranks[1][0].start == 2);  // heads 2 and 3 on rank 1
+    CHECK(sinks->ranks[1][0].length == 2);
+    auto whole = Bind(kGptOss, GptOssTensors());
+    auto q = CompileBound(*whole, "causal_lm_tp_plan:\n  lm_head: colwise_gather_output\n", 2);
+    REQUIRE(q);
+    CHECK(Entry(*q, "model.layers.0.self_attn.sinks")->placement.kind == Placement::kReplicate);
   }
 
   TEST_CASE("expert parallelism: each expert's tensors are whole on the rank owning it") {
