@@ -120,7 +120,9 @@ void LayerAggregator::Add(const std::string& key, DiagId id, SourceLoc loc, std:
     items_.push_back({key, {id, loc, std::move(args), std::move(notes), {}}});
     it = index_.find(key);
   }
-  if (layer >= 0) items_[it->second].second.layers.push_back(layer);
+  // One layer counts once, however many of its tensors (one per expert, say) repeat the problem.
+  std::vector<int>& layers = items_[it->second].second.layers;
+  if (layer >= 0 && (layers.empty() || layers.back() != layer)) layers.push_back(layer);
 }
 
 void LayerAggregator::Flush(Diagnostics& diags, int num_layers) {

@@ -62,7 +62,8 @@ std::string PointerToken(const std::string& key) {
   return "/" + out;
 }
 
-// Finds the first key given twice in one object of valid JSON (nlohmann would keep only one).
+// Finds the first key given twice in one object (nlohmann would keep only one). A frame per open
+// container keeps its own pointer token; pointers are joined only for the duplicate.
 class DuplicateKeys {
  public:
   bool null() { return Value(); }
@@ -78,43 +79,51 @@ class DuplicateKeys {
   bool end_array() { return frames_.pop_back(), true; }
   bool key(json::string_t& k) {
     Frame& f = frames_.back();
-    if (!f.keys.insert(k).second) return found = true, key_ = k, where_ = f.pointer, false;
+    if (!f.keys.insert(k).second) {
+      found = true, key_ = k;
+      for (const Frame& open : frames_) where_ += open.token;
+      return false;
+    }
     f.last_key = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return syntax_error = true, false; }
 
   bool found = false;
+  bool syntax_error = false;
   std::string key_, where_;  // the duplicate key and the pointer of the object holding it
 
  private:
   struct Frame {
     bool object;
-    std::string pointer;
+    std::string token;  // this container's step from its parent: "/name" or "/3"
     std::set<std::string> keys;
     std::string last_key;
     size_t index = 0;
   };
-  std::string Child() {
-    if (frames_.empty()) return "";
-    Frame& f = frames_.back();
-    return f.pointer + (f.object ? PointerToken(f.last_key) : "/" + std::to_string(f.index++));
+  bool Value() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    return true;
   }
-  bool Value() { return Child(), true; }
   bool Open(bool object) {
-    std::string pointer = Child();
-    frames_.push_back({object, std::move(pointer), {}, {}, 0});
+    std::string token;
+    if (!frames_.empty()) {
+      Frame& f = frames_.back();
+      token = f.object ? PointerToken(f.last_key) : "/" + std::to_string(f.index++);
+    }
+    frames_.push_back({object, std::move(token), {}, {}, 0});
     return true;
   }
   std::vector<Frame> frames_;
 };
 
-// Checks syntax (json-syntax at line:col) and duplicate keys, then builds the value.
+// Checks duplicate keys, and syntax (json-syntax at line:col) when the text does not parse, then
+// builds the value.
 bool ParseStrict(int file, const std::string& path, const std::string& text, DiagId dup_id, json* out,
                  Diagnostics& diags) {
-  if (!CheckJsonSyntax(file, text, diags)) return false;
   DuplicateKeys dups;
   json::sax_parse(text, &dups);
+  if (dups.syntax_error && !CheckJsonSyntax(file, text, diags)) return false;
   if (dups.found) {
     std::string where = dups.where_.empty() ? "the top-level object" : "the object at '" + dups.where_ + "'";
     diags.Report(dup_id, LocateJsonPointer(file, text, dups.where_ + PointerToken(dups.key_)),
@@ -122,7 +131,8 @@ bool ParseStrict(int file, const std::string& path, const std::string& text, Dia
     return false;
   }
   *out = json::parse(text, nullptr, false);
-  return !out->is_discarded();
+  if (out->is_discarded()) return CheckJsonSyntax(file, text, diags) && false;
+  return true;
 }
 
 bool ReadAt(int fd, uint64_t offset, size_t n, char* buf) {
@@ -164,39 +174,41 @@ class HeaderReader {
   }
 
   bool Tensor(const std::string& name, const json& j, SafetensorsTensor* t) {
-    std::string at = PointerToken(name), what = "tensor '" + name + "'";
+    // Only a message needs these: built on the way to one, not for every tensor.
+    auto at = [&] { return PointerToken(name); };
+    auto what = [&] { return "tensor '" + name + "'"; };
     t->name = name;
-    if (!j.is_object()) return Field(at, what, "is " + Describe(j) + ", expected an object with dtype, shape and data_offsets");
+    if (!j.is_object()) return Field(at(), what(), "is " + Describe(j) + ", expected an object with dtype, shape and data_offsets");
     for (const char* key : {"dtype", "shape", "data_offsets"})
-      if (!j.contains(key)) return Field(at, what, std::string("has no '") + key + "'");
+      if (!j.contains(key)) return Field(at(), what(), std::string("has no '") + key + "'");
     const json& dtype = j["dtype"];
-    if (!dtype.is_string()) return Field(at + "/dtype", what + " field 'dtype'", "is " + Describe(dtype) + ", expected a string");
+    if (!dtype.is_string()) return Field(at() + "/dtype", what() + " field 'dtype'", "is " + Describe(dtype) + ", expected a string");
     t->dtype = dtype.get<std::string>();
     int bits = SafetensorsDtypeBits(t->dtype);
     if (bits == 0) {
-      diags_.Report(DiagId::kSafetensorsUnknownDtype, LocateJsonPointer(file_, text_, at + "/dtype"),
+      diags_.Report(DiagId::kSafetensorsUnknownDtype, LocateJsonPointer(file_, text_, at() + "/dtype"),
                     {path_, name, Describe(dtype), DtypeList()});
       return false;
     }
     const json& shape = j["shape"];
-    if (!shape.is_array()) return Field(at + "/shape", what + " field 'shape'", "is " + Describe(shape) + ", expected an array");
+    if (!shape.is_array()) return Field(at() + "/shape", what() + " field 'shape'", "is " + Describe(shape) + ", expected an array");
     for (size_t i = 0; i < shape.size(); ++i) {
       uint64_t dim = 0;
       if (!Unsigned(shape[i], &dim))
-        return Field(at + "/shape/" + std::to_string(i), what + " shape element " + std::to_string(i),
+        return Field(at() + "/shape/" + std::to_string(i), what() + " shape element " + std::to_string(i),
                      "is " + Describe(shape[i]) + ", expected a non-negative integer");
       t->shape.push_back(dim);
     }
     const json& offsets = j["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !Unsigned(offsets[0], &t->begin) || !Unsigned(offsets[1], &t->end))
-      return Field(at + "/data_offsets", what + " field 'data_offsets'",
+      return Field(at() + "/data_offsets", what() + " field 'data_offsets'",
                    "is " + Shorten(offsets.dump(), limits::kMaxQuotedValue) + ", expected [begin, end] of non-negative integers");
     uint64_t numel = 1, total_bits = 0;
     for (uint64_t dim : t->shape)
-      if (__builtin_mul_overflow(numel, dim, &numel)) return Overflow(at, *t);
-    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(bits), &total_bits)) return Overflow(at, *t);
+      if (__builtin_mul_overflow(numel, dim, &numel)) return Overflow(at(), *t);
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(bits), &total_bits)) return Overflow(at(), *t);
     if (total_bits % 8 != 0) {
-      diags_.Report(DiagId::kSafetensorsBitsNotBytes, LocateJsonPointer(file_, text_, at + "/shape"),
+      diags_.Report(DiagId::kSafetensorsBitsNotBytes, LocateJsonPointer(file_, text_, at() + "/shape"),
                     {path_, name, ShapeText(t->shape), t->dtype, std::to_string(numel), std::to_string(bits)});
       return false;
     }
