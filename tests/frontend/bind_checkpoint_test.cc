@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "backend/render_diagnostics.h"
 #include "frontend/bind_checkpoint.h"
 #include "frontend/model_loader.h"
 #include "frontend/plan_loader.h"
@@ -134,6 +135,25 @@ TEST_SUITE("bind-checkpoint") {
     CHECK(p.expected == std::vector<int64_t>{32, 64});
     // The other seven pieces of that layer's gate_up are unclaimed, so listed as extras.
     CHECK(b->binding.extras.size() == 7);
+  }
+
+  TEST_CASE("check-checkpoint reports a problem of several experts of one layer once, in that layer") {
+    std::vector<Stored> t = MixtralTensors();
+    std::erase_if(t, [](const Stored& s) {
+      return s.name == "model.layers.1.block_sparse_moe.experts.1.w3.weight" ||
+             s.name == "model.layers.1.block_sparse_moe.experts.2.w3.weight";
+    });
+    auto b = Bind(kMixtral, t);
+    b->model->checkpoint = std::make_shared<const CheckpointBinding>(b->binding);
+    auto plan = ParsePlan("plan.yaml", "base_model_tp_plan:\n  layers.*.self_attn.o_proj: rowwise_split_input\n", b->diags);
+    REQUIRE(plan);
+    CHECK_FALSE(RunCheck(*b->model, *plan, test::Opts(2), b->diags));
+    std::string text = RenderText(b->diags, false);
+    CHECK(text.find("the checkpoint stores no 'model.layers.*.block_sparse_moe.experts.*.w3.weight' "
+                    "(nor 'model.layers.*.mlp.experts.gate_up_proj'); config.json implies it as [32, 64] "
+                    "(part of 'model.layers.*.mlp.experts.gate_up_proj') (in layer 1) [checkpoint-missing-tensor]") !=
+          std::string::npos);
+    CHECK(b->diags.errors() == 1);
   }
 
   TEST_CASE("a stored shape config.json does not imply is recorded with both shapes") {
