@@ -96,6 +96,27 @@ bool StagedOutput::Write(std::string_view data, OutputError* error) {
   return true;
 }
 
+bool StagedOutput::WriteAt(uint64_t offset, std::string_view data, OutputError* error) {
+  // Never abandons the set itself: another thread may be writing through the same descriptor.
+  auto fail = [&](const std::string& reason) {
+    *error = {path_, reason};
+    bool expected = false;
+    if (failed_.compare_exchange_strong(expected, true)) failure_ = reason;
+    return false;
+  };
+  if (set_->done_) return fail("its output set was already committed or abandoned");
+  if (through_) return fail("it is not a regular file, so it cannot be written at an offset");
+  while (!data.empty()) {
+    ssize_t n = pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(Errno(errno));
+    if (n == 0) return fail(Errno(EIO));
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
 OutputSet::~OutputSet() { Abandon(); }
 
 void OutputSet::Protect(std::string path, std::string what) { protected_.emplace_back(std::move(path), std::move(what)); }
@@ -143,6 +164,8 @@ bool OutputSet::Commit(OutputError* error) {
     *error = {"", "the output set was already committed or abandoned"};
     return false;
   }
+  for (auto& out : outputs_)  // a failed positional write leaves its file incomplete
+    if (out->failed_) return Fail(*out, out->failure_, error);
   for (auto& out : outputs_) {  // every temporary file complete and on disk
     if (out->through_) continue;
     // mkstemp creates 0600; a new output is an ordinary artifact, readable like any other.

@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +26,14 @@ class StagedOutput {
  public:
   /// Appends `data`; false with `error` set (and the whole set abandoned) when it cannot be written.
   bool Write(std::string_view data, OutputError* error);
+  /// Writes `data` at byte `offset` of a regular-file output (pwrite). Safe from several threads at
+  /// once on disjoint ranges; a failure returns false with `error` set and marks the output failed,
+  /// so that Commit refuses the set (destroying it removes every temporary file). A device or FIFO
+  /// output refuses positional writes.
+  bool WriteAt(uint64_t offset, std::string_view data, OutputError* error);
+  /// The temporary file holding the bytes written so far, readable until the set commits or is
+  /// abandoned; "" for a device or FIFO.
+  const std::string& staged_path() const { return temp_; }
 
  private:
   friend class OutputSet;
@@ -35,6 +45,8 @@ class StagedOutput {
   int fd_ = -1;
   mode_t mode_ = 0644;
   std::string pending_;  // a device's or FIFO's bytes, held until commit
+  std::atomic<bool> failed_{false};  // a WriteAt failed: the set must not commit
+  std::string failure_;              // its reason, set once by the thread that failed first
 };
 
 /// Every output of one command, staged and then committed together: on any failure before Commit

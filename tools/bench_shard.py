@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Benchmarks `tpc-run shard` against memory-copy bandwidth and the reference Python way.
+
+    python3 tools/bench_shard.py [--tpc build/bin/tpc] [--tpc-run build/bin/tpc-run] [--layers 16] [--jobs N]
+
+Builds a synthetic bf16 Llama-shaped checkpoint of >= 2 GB in a temp dir on the disk of the current
+directory (header written here by hand as the reference writer lays it out, data from one 64 MiB
+os.urandom block repeated), compiles it at tp 8 with tpc, then, from page cache (the file is read
+once first), measures in the same run:
+  memcpy    numpy.copyto of a 512 MiB buffer into another, repeated to the checkpoint's byte count
+  dd read   dd if=CHECKPOINT of=/dev/null bs=64M: reading the same bytes from page cache
+  cp        cp CHECKPOINT to the same disk: the same bytes read and written as files, without fsync
+  tpc-run   tpc-run shard --jobs N: wall time (hashing, fsync and rename included), its copy phase
+            (until the last rank byte was written, from --format json), peak RSS (/usr/bin/time -v)
+  python    the reference way: per rank, a slice of every tensor, then safetensors.numpy.save_file.
+            torch is not installed here, so the bf16 tensors are sliced as raw uint16 numpy views of a
+            memmap of the file (written as U16), not through safe_open(framework="pt")
+and prints a table with the ratios. Not a test; everything it writes is deleted at the end.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+import make_checkpoints  # noqa: E402  (the Llama config and tensor list of the tests)
+
+PYTHON_WAY = r'''
+import json, struct, sys
+import numpy as np
+from safetensors.numpy import save_file
+ck, program, out = sys.argv[1:4]
+with open(program) as f:
+    p = json.load(f)
+with open(ck, "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    header = json.loads(f.read(n))
+data = np.memmap(ck, dtype=np.uint8, mode="r", offset=8 + n)
+def tensor(name):
+    info = header[name]
+    b, e = info["data_offsets"]
+    return data[b:e].view(np.uint16).reshape(info["shape"])
+for r in range(p["tp"]):
+    local = {}
+    for e in p["parameters"]:
+        t = tensor(e["source"])
+        if e["placement"] != "replicate":
+            d = e["shard_dim"]
+            t = np.concatenate([np.take(t, np.arange(s["start"], s["start"] + s["length"]), axis=d)
+                                for s in e["slices"][r]], axis=d)
+        local[e["name"]] = np.ascontiguousarray(t)
+    save_file(local, f"{out}/rank{r}.safetensors", metadata={"format": "pt"})
+'''
+
+
+def write_checkpoint(d, layers):
+    config = dict(make_checkpoints.LLAMA, hidden_size=2048, num_attention_heads=16, num_key_value_heads=8,
+                  head_dim=128, intermediate_size=8192, num_hidden_layers=layers, vocab_size=32000)
+    os.makedirs(d)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    header, at = {"__metadata__": {"format": "pt"}}, 0
+    for name, dtype, shape in make_checkpoints.llama_tensors(config):
+        size = int(np.prod(shape)) * 2
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [at, at + size]}
+        at += size
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    block = os.urandom(64 << 20)
+    path = os.path.join(d, "model.safetensors")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)) + blob)
+        left = at
+        while left:
+            f.write(block[:min(left, len(block))])
+            left -= min(left, len(block))
+    return path, at
+
+
+def timed(cmd, **kw):
+    start = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    return time.perf_counter() - start, r
+
+
+def peak_rss_mib(stderr):
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tpc", default="build/bin/tpc")
+    ap.add_argument("--tpc-run", default="build/bin/tpc-run")
+    ap.add_argument("--layers", type=int, default=16)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tpc-bench-", dir=os.getcwd())
+    try:
+        ck = os.path.join(tmp, "ck")
+        path, data_bytes = write_checkpoint(ck, args.layers)
+        total = os.path.getsize(path)
+        program = os.path.join(tmp, "program.json")
+        r = subprocess.run([args.tpc, "compile", "--model", ck, "--tp", "8", "-o", program], capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(r.stderr)
+        with open(program) as f:
+            largest = max(int(np.prod(e["global_shape"])) * 2 for e in json.load(f)["parameters"])
+        subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)  # into page cache
+
+        rows = []
+        src, dst = np.ones(512 << 20, dtype=np.uint8), np.zeros(512 << 20, dtype=np.uint8)
+        np.copyto(dst, src)
+        start, left = time.perf_counter(), total
+        while left > 0:
+            n = min(left, src.size)
+            np.copyto(dst[:n], src[:n])
+            left -= n
+        memcpy = time.perf_counter() - start
+        del src, dst
+        rows.append(("memcpy (numpy.copyto, 512 MiB buffers)", memcpy, float("nan")))
+        dd, _ = timed(["dd", f"if={path}", "of=/dev/null", "bs=64M"])
+        rows.append(("dd read from page cache, bs=64M", dd, float("nan")))
+        copy = os.path.join(tmp, "copy.safetensors")
+        cp, _ = timed(["cp", path, copy])  # the same bytes read from page cache and written to this disk
+        os.remove(copy)
+        rows.append(("cp of the checkpoint to this disk (no fsync)", cp, float("nan")))
+
+        out = os.path.join(tmp, "out")
+        wall, r = timed(["/usr/bin/time", "-v", args.tpc_run, "shard", "--program", program, "--weights", ck,
+                         "--out", out, "--jobs", str(args.jobs), "--format", "json"])
+        if r.returncode != 0:
+            sys.exit(r.stderr)
+        summary = json.loads(r.stdout)
+        written = summary["bytes_written"]
+        copy_phase = max(k["seconds"] for k in summary["ranks"])
+        rows.append((f"tpc-run shard --jobs {args.jobs}: copy phase", copy_phase, float("nan")))
+        rows.append(("tpc-run shard: wall (+ SHA-256, fsync, rename)", wall, peak_rss_mib(r.stderr)))
+        shutil.rmtree(out)
+
+        os.makedirs(out)
+        py, r = timed(["/usr/bin/time", "-v", sys.executable, "-c", PYTHON_WAY, path, program, out])
+        if r.returncode != 0:
+            sys.exit(r.stderr)
+        rows.append(("python: numpy slices + safetensors save_file", py, peak_rss_mib(r.stderr)))
+        py_bytes = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
+
+        print(f"checkpoint: {total / 1e9:.2f} GB bf16 Llama-shaped ({args.layers} layers), tp 8; rank files: "
+              f"{written / 1e9:.2f} GB (tpc-run), {py_bytes / 1e9:.2f} GB (python); largest tensor "
+              f"{largest / 2**20:.0f} MiB; {os.cpu_count()} CPUs")
+        print(f"{'what':52} {'seconds':>8} {'GB/s':>7} {'x memcpy':>9} {'peak RSS MiB':>13}")
+        for what, s, rss in rows:
+            print(f"{what:52} {s:8.2f} {total / s / 1e9:7.2f} {memcpy / s:9.2f} {rss:13.0f}")
+        print(f"tpc-run wall vs python: {py / wall:.2f}x faster")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
