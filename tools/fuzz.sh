@@ -16,7 +16,7 @@ case "$target" in
   plan) seeds=(plans/hf plans/hf4 plans/nemo plans/rl) ;;
   config) seeds=(tests/data/configs tests/data/unknown_model_type.json) ;;
   arch) seeds=(plans/arch) ;;
-  safetensors) seeds=(tests/data/safetensors) ;;
+  safetensors) seeds=(tests/data/safetensors tests/fuzz/repro/safetensors) ;;
   *) echo "fuzz.sh: unknown target '$target' (plan, config, arch or safetensors)" >&2; exit 2 ;;
 esac
 
