@@ -4,7 +4,8 @@
     python3 tests/e2e/make_checkpoints.py OUTDIR [NAME ...]
 
 writes OUTDIR/<name>/ (config.json plus model.safetensors, or shards with model.safetensors.index.json)
-for every NAME (default: all of them; see CHECKPOINTS below), replacing what was there. Tensors are
+for every NAME (default: all of them; see CHECKPOINTS below), replacing what was there
+(`make_checkpoints.py tests/data/checkpoints tiny-llama` rewrites the committed fixture, byte for byte). Tensors are
 written by the reference `safetensors` package (pip install safetensors numpy), not by tpc, under the
 names and in the dtypes the real checkpoints on the Hub store. Data is seeded, so every run writes
 the same bytes. llama405b_sparse is the exception: Llama-3.1-405B's real shapes in 191 shards whose
@@ -380,6 +381,8 @@ def pruned_llama():
 
 CHECKPOINTS = {  # name: (config, tensors, shard count, seed); seed None: a sparse header-only checkpoint
     "llama_single": (LLAMA, lambda: llama_tensors(LLAMA), 1, 1),
+    # The README's bundled example, committed as tests/data/checkpoints/tiny-llama (see its README).
+    "tiny-llama": (LLAMA, lambda: llama_tensors(LLAMA), 1, 1),
     "llama_sharded": (LLAMA, lambda: llama_tensors(LLAMA), 2, 1),
     "llama_pruned": (LLAMA, pruned_llama, 1, 2),
     "phi3": (PHI3, lambda: phi3_tensors(PHI3), 1, 7),
