@@ -42,6 +42,8 @@ void Summary(const ShardResult& r, const ShardRequest& req, std::ostream& out) {
     j["out"] = req.out;
     j["bytes_written"] = r.bytes_written;
     j["seconds"] = r.seconds;
+    j["copy_seconds"] = r.copy_seconds;
+    j["commit_seconds"] = r.commit_seconds;
     j["gbps"] = Rate(r.bytes_written, r.seconds);
     j["ranks"] = nlohmann::ordered_json::array();
     for (const RankResult& k : r.ranks)

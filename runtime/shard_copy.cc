@@ -1,15 +1,20 @@
 #include "runtime/shard_copy.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <thread>
+
+#include "support/sha256.h"
 
 namespace tpc {
 namespace {
@@ -29,21 +34,68 @@ struct Group {
   std::vector<Reader> readers;
 };
 
-// One unit of work: bytes [lo, hi) of a group's source.
-struct Window {
+// One unit of work: bytes [lo, hi) of a group's source written to its readers, or (group ==
+// kHash) the hash of target `lo`.
+struct Task {
+  static constexpr size_t kHash = SIZE_MAX;
   size_t group = 0;
   uint64_t lo = 0, hi = 0;
 };
 
+// Bytes [lo, hi) of one checkpoint file, mapped read-only with every page present, so that
+// pwritev and the hash read page-cache pages without a fault each; unmapped when it goes.
+class Mapping {
+ public:
+  Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() { Unmap(); }
+
+  bool Covers(int file, uint64_t lo, uint64_t hi) const { return base_ && file == file_ && lo >= lo_ && hi <= hi_; }
+  const char* At(uint64_t offset) const { return base_ + (offset - start_); }
+
+  // False with `reason` set when the file cannot be mapped or ends before `hi`.
+  bool Map(int file, int fd, uint64_t lo, uint64_t hi, std::string* reason) {
+    Unmap();
+    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t start = lo / page * page;
+    size_t length = static_cast<size_t>(hi - start);
+    void* p = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
+    if (p == MAP_FAILED) return *reason = std::strerror(errno), false;
+    base_ = static_cast<char*>(p), length_ = length, file_ = file, start_ = start, lo_ = lo, hi_ = hi;
+    madvise(p, length, MADV_SEQUENTIAL);  // readahead in big steps when the file is not cached
+    // Faults every page in now, in one call; on a file that was cut short it fails (EFAULT)
+    // instead of raising SIGBUS at the first read past its end. Kernels before 5.14 lack it (EINVAL).
+    if (madvise(p, length, MADV_POPULATE_READ) != 0 && errno != EINVAL) {
+      *reason = errno == EFAULT ? "the file ends there (was it truncated?)" : std::strerror(errno);
+      Unmap();
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  void Unmap() {
+    if (base_) munmap(base_, length_);
+    base_ = nullptr;
+  }
+
+  char* base_ = nullptr;
+  size_t length_ = 0;
+  int file_ = -1;
+  uint64_t start_ = 0, lo_ = 0, hi_ = 0;  // start_: lo_ rounded down to a page
+};
+
 class Copier {
  public:
-  Copier(const std::vector<int>& fds, const std::vector<std::string>& paths, uint64_t buffer,
+  Copier(const std::vector<int>& fds, const std::vector<std::string>& paths, uint64_t window,
          std::atomic<uint64_t>* copied)
-      : fds_(fds), paths_(paths), buffer_(buffer), copied_(copied), start_(Clock::now()) {}
+      : fds_(fds), paths_(paths), window_(window), copied_(copied), start_(Clock::now()) {}
 
   void Build(const std::vector<CopyTarget>& targets) {
-    // By program entry, so that each stored tensor is read once for every rank (a tied lm_head, a
-    // second entry of the same tensor, is read again).
+    targets_ = &targets;
+    // By program entry, so that each stored tensor is mapped once for every rank (a tied lm_head, a
+    // second entry of the same tensor, is mapped again).
     std::map<int, size_t> by_entry;
     for (const CopyTarget& t : targets)
       for (const OutTensor& tensor : t.rank->tensors) {
@@ -61,15 +113,24 @@ class Copier {
         g.readers.push_back(std::move(r));
         pending_[&t] += tensor.bytes;
       }
+    // The hashes first: each is one long pass over a whole rank file.
+    for (size_t i = 0; i < targets.size(); ++i)
+      if (targets[i].sha256) tasks_.push_back({Task::kHash, i, 0});
+    std::vector<Task> writes;
     for (size_t i = 0; i < groups_.size(); ++i)
-      for (uint64_t at = groups_[i].lo; at < groups_[i].hi; at += buffer_)
-        windows_.push_back({i, at, std::min(groups_[i].hi, at + buffer_)});
+      for (uint64_t at = groups_[i].lo; at < groups_[i].hi; at += window_)
+        writes.push_back({i, at, std::min(groups_[i].hi, at + window_)});
     // Largest first, so that the last worker does not start a long window alone.
-    std::stable_sort(windows_.begin(), windows_.end(),
-                     [](const Window& a, const Window& b) { return a.hi - a.lo > b.hi - b.lo; });
+    std::stable_sort(writes.begin(), writes.end(),
+                     [](const Task& a, const Task& b) { return a.hi - a.lo > b.hi - b.lo; });
+    tasks_.insert(tasks_.end(), writes.begin(), writes.end());
   }
 
   bool Run(int jobs, CopyError* error) {
+    if (!CheckSizes()) {
+      *error = error_;
+      return false;
+    }
     std::vector<std::thread> pool;
     for (int j = 1; j < jobs; ++j) pool.emplace_back([this] { Work(); });
     Work();
@@ -79,69 +140,96 @@ class Copier {
   }
 
  private:
-  void Work() {
-    std::unique_ptr<char[]> in, gather;
-    while (!failed_) {
-      size_t i = next_.fetch_add(1);
-      if (i >= windows_.size()) return;
-      const Window& w = windows_[i];
-      if (!in) in = std::make_unique_for_overwrite<char[]>(buffer_);
-      if (!Read(w, in.get())) return;
-      for (const Reader& r : groups_[w.group].readers)
-        if (!Scatter(w, r, in.get(), gather)) return;
-    }
-  }
-
-  bool Read(const Window& w, char* buf) {
-    int file = groups_[w.group].file;
-    uint64_t done = 0, want = w.hi - w.lo;
-    while (done < want) {
-      ssize_t n = pread(fds_[file], buf + done, want - done, static_cast<off_t>(w.lo + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return Fail({paths_[file], n < 0 ? std::strerror(errno) : "the file ends there (was it truncated?)", true,
-                     w.lo + done, want - done});
-      done += static_cast<uint64_t>(n);
+  // A file shorter than the runs it holds fails here with its size, not at a mapping.
+  bool CheckSizes() {
+    for (const Group& g : groups_) {
+      struct stat st {};
+      if (fstat(fds_[g.file], &st) != 0) return Fail({paths_[g.file], std::strerror(errno), true, g.lo, g.hi - g.lo});
+      uint64_t size = static_cast<uint64_t>(st.st_size);
+      if (size < g.hi)
+        return Fail({paths_[g.file], "the file ends at byte " + std::to_string(size) + " (was it truncated?)", true,
+                     std::max(g.lo, size), g.hi - std::max(g.lo, size)});
     }
     return true;
   }
 
-  // Writes the parts of `r`'s runs inside window `w`. Pieces that follow each other in the
-  // destination are gathered into one write (a column slice: one piece per row).
-  bool Scatter(const Window& w, const Reader& r, const char* in, std::unique_ptr<char[]>& gather) {
+  void Work() {
+    Mapping map;
+    while (!failed_) {
+      size_t i = next_.fetch_add(1);
+      if (i >= tasks_.size()) return;
+      const Task& t = tasks_[i];
+      if (t.group == Task::kHash) {
+        if (!Hash((*targets_)[t.lo], map)) return;
+        continue;
+      }
+      const Group& g = groups_[t.group];
+      if (!MapRange(map, g.file, t.lo, t.hi)) return;
+      for (const Reader& r : g.readers)
+        if (!Scatter(t, r, map)) return;
+    }
+  }
+
+  bool MapRange(Mapping& map, int file, uint64_t lo, uint64_t hi) {
+    std::string reason;
+    if (map.Covers(file, lo, hi) || map.Map(file, fds_[file], lo, hi, &reason)) return true;
+    return Fail({paths_[file], reason, true, lo, hi - lo});
+  }
+
+  // The SHA-256 of target `t`'s file from the bytes it is made of, in file order: its header, then
+  // each tensor's runs (they tile the data section in destination order).
+  bool Hash(const CopyTarget& t, Mapping& map) {
+    Sha256 sha;
+    sha.Update(t.header);
+    for (const OutTensor& tensor : t.rank->tensors)
+      for (const CopyRun& run : tensor.runs)
+        for (uint64_t at = run.src, end = run.src + run.length; at < end;) {
+          uint64_t hi = std::min(end, at + window_);
+          // A window from here on: the next rows of a strided slice fall in it too.
+          if (!map.Covers(run.file, at, hi) && !MapRange(map, run.file, at, std::max(hi, WindowEnd(run.file, at))))
+            return false;
+          sha.Update(std::string_view(map.At(at), hi - at));
+          at = hi;
+        }
+    *t.sha256 = sha.Hex();
+    return true;
+  }
+
+  // Where a window starting at `at` of `file` ends: `window_` later, or at the end of the file's
+  // last group.
+  uint64_t WindowEnd(int file, uint64_t at) {
+    uint64_t end = 0;
+    for (const Group& g : groups_)
+      if (g.file == file) end = std::max(end, g.hi);
+    return std::min(end, at + window_);
+  }
+
+  // Writes the parts of `r`'s runs inside task `t`'s window. Pieces that follow each other in the
+  // destination go in one pwritev (a column slice: one piece per row).
+  bool Scatter(const Task& t, const Reader& r, const Mapping& map) {
     auto first = std::partition_point(r.runs.begin(), r.runs.end(),
-                                      [&](const CopyRun* run) { return run->src + run->length <= w.lo; });
-    struct Piece {
-      const char* data;
-      uint64_t length, dst;
-    };
-    std::vector<Piece> pieces;
-    uint64_t pending = 0;
+                                      [&](const CopyRun* run) { return run->src + run->length <= t.lo; });
+    std::vector<iovec> pieces;
+    uint64_t dst = 0, pending = 0;
     auto flush = [&]() -> bool {
       if (pieces.empty()) return true;
-      uint64_t dst = r.target->data_start + pieces.front().dst;
-      std::string_view bytes(pieces.front().data, pieces.front().length);
-      if (pieces.size() > 1) {
-        if (!gather) gather = std::make_unique_for_overwrite<char[]>(buffer_);
-        uint64_t at = 0;
-        for (const Piece& p : pieces) std::memcpy(gather.get() + at, p.data, p.length), at += p.length;
-        bytes = std::string_view(gather.get(), pending);
-      }
+      uint64_t at = r.target->header.size() + dst;
       OutputError err;
-      if (!r.target->out->WriteAt(dst, bytes, &err)) return Fail({err.path, err.reason, false, dst, bytes.size()});
+      if (!r.target->out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err))
+        return Fail({err.path, err.reason, false, at, pending});
       Landed(r.target, pending);
       pieces.clear();
       pending = 0;
       return true;
     };
-    for (auto it = first; it != r.runs.end() && (*it)->src < w.hi; ++it) {
+    for (auto it = first; it != r.runs.end() && (*it)->src < t.hi; ++it) {
       const CopyRun& run = **it;
-      uint64_t lo = std::max(run.src, w.lo), hi = std::min(run.src + run.length, w.hi);
-      Piece p{in + (lo - w.lo), hi - lo, run.dst + (lo - run.src)};
-      bool follows = !pieces.empty() && pieces.back().dst + pieces.back().length == p.dst;
-      if (!pieces.empty() && (!follows || pending + p.length > buffer_) && !flush()) return false;
-      pieces.push_back(p);
-      pending += p.length;
+      uint64_t lo = std::max(run.src, t.lo), hi = std::min(run.src + run.length, t.hi);
+      uint64_t to = run.dst + (lo - run.src);
+      if (!pieces.empty() && (dst + pending != to || pieces.size() == IOV_MAX) && !flush()) return false;
+      if (pieces.empty()) dst = to;
+      pieces.push_back({const_cast<char*>(map.At(lo)), hi - lo});
+      pending += hi - lo;
     }
     return flush();
   }
@@ -161,11 +249,12 @@ class Copier {
 
   const std::vector<int>& fds_;
   const std::vector<std::string>& paths_;
-  const uint64_t buffer_;
+  const uint64_t window_;
   std::atomic<uint64_t>* copied_;
   const Clock::time_point start_;
+  const std::vector<CopyTarget>* targets_ = nullptr;
   std::vector<Group> groups_;
-  std::vector<Window> windows_;
+  std::vector<Task> tasks_;
   std::map<const CopyTarget*, uint64_t> pending_;  // bytes of each target still to write
   std::atomic<size_t> next_{0};
   std::atomic<bool> failed_{false};
@@ -176,9 +265,9 @@ class Copier {
 }  // namespace
 
 bool CopyRuns(const std::vector<int>& files, const std::vector<std::string>& file_paths,
-              const std::vector<CopyTarget>& targets, int jobs, uint64_t buffer_bytes,
+              const std::vector<CopyTarget>& targets, int jobs, uint64_t window_bytes,
               std::atomic<uint64_t>* copied, CopyError* error) {
-  Copier copier(files, file_paths, std::max<uint64_t>(buffer_bytes, 1), copied);
+  Copier copier(files, file_paths, std::max<uint64_t>(window_bytes, 1), copied);
   copier.Build(targets);
   return copier.Run(std::max(jobs, 1), error);
 }

@@ -1,11 +1,12 @@
-// The copy engine of `tpc-run shard`: every run of a ShardPlan, pread from the checkpoint and
-// pwritten into staged rank files by a pool of threads with bounded buffers.
+// The copy engine of `tpc-run shard`: every run of a ShardPlan, pwritten into staged rank files
+// straight from windows of the mapped checkpoint by a pool of threads, and each rank file's SHA-256.
 #ifndef TPC_RUNTIME_SHARD_COPY_H_
 #define TPC_RUNTIME_SHARD_COPY_H_
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/shard_plan.h"
@@ -17,8 +18,9 @@ namespace tpc {
 struct CopyTarget {
   const RankPlan* rank = nullptr;
   StagedOutput* out = nullptr;
-  uint64_t data_start = 0;  ///< the rank file's header size: where its data section starts
+  std::string_view header;  ///< the rank file's header, already written; its size is where the data starts
   double* finished = nullptr;  ///< seconds from the start until its last byte was written
+  std::string* sha256 = nullptr;  ///< the whole file's SHA-256 (header, then data in file order)
 };
 
 /// Why a copy stopped.
@@ -30,11 +32,14 @@ struct CopyError {
 };
 
 /// Copies every run of `targets` from `files` (open descriptors, in ShardPlan::files order) with
-/// `jobs` threads. Each source window of at most `buffer_bytes` is read once and written to every
-/// rank that holds part of it; the strided runs of one rank inside a window are gathered into one
-/// write. `copied` counts bytes as they land. False with `error` set on the first failure.
+/// `jobs` threads, and hashes each target. Each source window of at most `window_bytes` is mapped
+/// once and written to every rank that holds part of it, the pieces that follow each other in a
+/// rank file in one pwritev (no copy in user space); a rank file is hashed from the same mapped
+/// source bytes in file order, so nothing is read back. A thread maps one window at a time, so the
+/// mapped memory stays under `jobs` x `window_bytes`. `copied` counts bytes as they land. False with
+/// `error` set on the first failure.
 bool CopyRuns(const std::vector<int>& files, const std::vector<std::string>& file_paths,
-              const std::vector<CopyTarget>& targets, int jobs, uint64_t buffer_bytes,
+              const std::vector<CopyTarget>& targets, int jobs, uint64_t window_bytes,
               std::atomic<uint64_t>* copied, CopyError* error);
 
 }  // namespace tpc

@@ -85,19 +85,6 @@ bool Unchanged(const std::string& path, const ManifestRank* old, uint64_t bytes)
   return Sha256File(path, &hex, &size, &error) && static_cast<uint64_t>(size) == bytes && hex == old->sha256;
 }
 
-// Runs fn(i) for i in [0, n) on `jobs` threads.
-template <class Fn>
-void ParallelFor(size_t n, int jobs, Fn fn) {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) fn(i);
-  };
-  std::vector<std::thread> pool;
-  for (int j = 1; j < jobs && static_cast<size_t>(j) < n; ++j) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-}
-
 class Writer {
  public:
   Writer(const Program& p, const ShardPlan& plan, const ShardOptions& opts, ShardResult* result, Diagnostics& diags)
@@ -158,33 +145,24 @@ class Writer {
       staged[i] = set.Stage(path, &err);
       if (!staged[i]) return Unwritable(err.path, err.reason);
       if (!staged[i]->WriteAt(0, headers[i], &err)) return Unwritable(err.path, err.reason);
-      targets.push_back({&rank, staged[i], headers[i].size(), &r.seconds});
+      targets.push_back({&rank, staged[i], headers[i], &r.seconds, &r.sha256});
       total += r.bytes;
+      result_->bytes_written += r.bytes;
     }
 
     std::atomic<uint64_t> copied{0};
     CopyError error;
     bool copied_ok;
+    auto copy_start = Clock::now();
     {
       Progress progress(opts_.progress, total, copied);
-      copied_ok = CopyRuns(files.fds, files.paths, targets, opts_.jobs, opts_.buffer_bytes, &copied, &error);
+      copied_ok = CopyRuns(files.fds, files.paths, targets, opts_.jobs, opts_.window_bytes, &copied, &error);
     }
+    result_->copy_seconds = Since(copy_start);
     if (!copied_ok && error.read)
       return Report(DiagId::kShardReadFailed, error.path,
                     {std::to_string(error.length), error.path, std::to_string(error.offset), error.reason});
     if (!copied_ok) return Unwritable(error.path, error.reason);
-
-    // Every written file hashed back from its temporary file, one file per thread.
-    std::vector<std::string> hash_errors(plan_.ranks.size());
-    ParallelFor(plan_.ranks.size(), opts_.jobs, [&](size_t i) {
-      if (!staged[i]) return;
-      int64_t size = 0;
-      Sha256File(staged[i]->staged_path(), &result_->ranks[i].sha256, &size, &hash_errors[i]);
-    });
-    for (size_t i = 0; i < plan_.ranks.size(); ++i) {
-      if (!hash_errors[i].empty()) return Unwritable(opts_.out_dir + "/" + result_->ranks[i].file, hash_errors[i]);
-      if (!result_->ranks[i].skipped) result_->bytes_written += result_->ranks[i].bytes;
-    }
 
     // The manifest keeps the previous run's ranks outside this one's range.
     for (const ManifestRank& m : reuse ? old.ranks : std::vector<ManifestRank>{})
@@ -193,8 +171,10 @@ class Writer {
     std::sort(next.ranks.begin(), next.ranks.end(), [](const auto& a, const auto& b) { return a.rank < b.rank; });
     OutputError err;
     StagedOutput* manifest = set.Stage(manifest_path, &err);
-    if (!manifest || !manifest->Write(ManifestJson(p_, next), &err) || !set.Commit(&err))
-      return Unwritable(err.path, err.reason);
+    if (!manifest || !manifest->Write(ManifestJson(p_, next), &err)) return Unwritable(err.path, err.reason);
+    auto commit_start = Clock::now();
+    if (!set.Commit(&err)) return Unwritable(err.path, err.reason);
+    result_->commit_seconds = Since(commit_start);
     return true;
   }
 

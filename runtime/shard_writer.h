@@ -19,7 +19,7 @@ struct ShardOptions {
   std::string weights_dir;
   std::string out_dir;  ///< created when missing
   int jobs = 1;         ///< worker threads
-  uint64_t buffer_bytes = 64u << 20;  ///< each worker's read buffer (and as much again to gather strided runs)
+  uint64_t window_bytes = 64u << 20;  ///< how much of the checkpoint each worker maps at a time
   bool progress = false;  ///< a one-line progress on stderr
 };
 
@@ -37,6 +37,8 @@ struct ShardResult {
   std::vector<RankResult> ranks;
   uint64_t bytes_written = 0;  ///< over every rank file written
   double seconds = 0;          ///< the whole run, hashing and commit included
+  double copy_seconds = 0;     ///< copying and hashing the rank files
+  double commit_seconds = 0;   ///< fsync of every file, the renames and the directory sync
 };
 
 /// The safetensors header of a rank file, 8-byte length included, padded with spaces to a multiple
@@ -44,8 +46,9 @@ struct ShardResult {
 std::string RankHeader(const RankPlan& rank, const std::string& program_sha256);
 
 /// Writes every rank of `plan` (skipping those whose file already matches OUT/manifest.json for the
-/// same program), then the manifest, and commits them together. Copies are pread from the checkpoint
-/// and pwritten at their offsets by `jobs` threads, each with bounded buffers. On any failure it
+/// same program), then the manifest, and commits them together. Runs are pwritten at their offsets
+/// from mapped windows of the checkpoint by `jobs` threads, and each file is hashed from the same
+/// bytes, never read back. On any failure it
 /// reports a fatal diagnostic naming the file and leaves OUT as it was.
 bool WriteShards(const Program& program, const ShardPlan& plan, const ShardOptions& opts, ShardResult* result,
                  Diagnostics& diags);

@@ -2,20 +2,26 @@
 """Benchmarks `tpc-run shard` against memory-copy bandwidth and the reference Python way.
 
     python3 tools/bench_shard.py [--tpc build/bin/tpc] [--tpc-run build/bin/tpc-run] [--layers 16] [--jobs N]
+                                 [--repeat 3]
 
 Builds a synthetic bf16 Llama-shaped checkpoint of >= 2 GB in a temp dir on the disk of the current
 directory (header written here by hand as the reference writer lays it out, data from one 64 MiB
 os.urandom block repeated), compiles it at tp 8 with tpc, then, from page cache (the file is read
-once first), measures in the same run:
-  memcpy    numpy.copyto of a 512 MiB buffer into another, repeated to the checkpoint's byte count
-  dd read   dd if=CHECKPOINT of=/dev/null bs=64M: reading the same bytes from page cache
-  cp        cp CHECKPOINT to the same disk: the same bytes read and written as files, without fsync
-  tpc-run   tpc-run shard --jobs N: wall time (hashing, fsync and rename included), its copy phase
-            (until the last rank byte was written, from --format json), peak RSS (/usr/bin/time -v)
-  python    the reference way: per rank, a slice of every tensor, then safetensors.numpy.save_file.
-            torch is not installed here, so the bf16 tensors are sliced as raw uint16 numpy views of a
-            memmap of the file (written as U16), not through safe_open(framework="pt")
-and prints a table with the ratios. Not a test; everything it writes is deleted at the end.
+once first), measures in the same run, each `--repeat` times (median shown, range beside it), always
+for the checkpoint's byte count. Each writer starts from the same state: a `sync`, then a file of
+that size written and deleted just before, so its page-cache pages come from memory the guest just
+freed (on a VM that hands freed memory back to its host, fresh pages cost a host fault each and
+swing results by 10x):
+  memcpy      numpy.copyto of a 512 MiB buffer into another (both already touched)
+  page cache  dd if=/dev/zero of=FILE bs=64M conv=notrunc, no fsync: writing the same bytes into
+              new page-cache pages, the bound on any tool that writes files
+  tpc-run     tpc-run shard --jobs N --format json: its copy phase (copy_seconds: every rank file
+              written and hashed), wall minus its commit, the commit (commit_seconds: fsync of
+              every file, renames), and peak RSS (/usr/bin/time -v)
+  python      the reference way: per rank, a slice of every tensor, then safetensors.numpy.save_file
+              (no fsync). torch is not installed here, so the bf16 tensors are sliced as raw uint16
+              numpy views of a memmap of the file, not through safe_open(framework="pt")
+and prints a table with GB/s and the fraction of memcpy. Not a test; everything it writes is deleted.
 """
 import argparse
 import json
@@ -92,6 +98,10 @@ def timed(cmd, **kw):
     return time.perf_counter() - start, r
 
 
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
 def peak_rss_mib(stderr):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     return int(m.group(1)) / 1024 if m else float("nan")
@@ -103,6 +113,7 @@ def main():
     ap.add_argument("--tpc-run", default="build/bin/tpc-run")
     ap.add_argument("--layers", type=int, default=16)
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="tpc-bench-", dir=os.getcwd())
     try:
@@ -117,50 +128,78 @@ def main():
             largest = max(int(np.prod(e["global_shape"])) * 2 for e in json.load(f)["parameters"])
         subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)  # into page cache
 
-        rows = []
+        runs = {}  # what -> [(seconds, peak RSS MiB)]
+
+        def add(what, seconds, rss=float("nan")):
+            runs.setdefault(what, []).append((seconds, rss))
+
         src, dst = np.ones(512 << 20, dtype=np.uint8), np.zeros(512 << 20, dtype=np.uint8)
         np.copyto(dst, src)
-        start, left = time.perf_counter(), total
-        while left > 0:
-            n = min(left, src.size)
-            np.copyto(dst[:n], src[:n])
-            left -= n
-        memcpy = time.perf_counter() - start
-        del src, dst
-        rows.append(("memcpy (numpy.copyto, 512 MiB buffers)", memcpy, float("nan")))
-        dd, _ = timed(["dd", f"if={path}", "of=/dev/null", "bs=64M"])
-        rows.append(("dd read from page cache, bs=64M", dd, float("nan")))
-        copy = os.path.join(tmp, "copy.safetensors")
-        cp, _ = timed(["cp", path, copy])  # the same bytes read from page cache and written to this disk
-        os.remove(copy)
-        rows.append(("cp of the checkpoint to this disk (no fsync)", cp, float("nan")))
-
+        sink = os.path.join(tmp, "zeros")
         out = os.path.join(tmp, "out")
-        wall, r = timed(["/usr/bin/time", "-v", args.tpc_run, "shard", "--program", program, "--weights", ck,
-                         "--out", out, "--jobs", str(args.jobs), "--format", "json"])
-        if r.returncode != 0:
-            sys.exit(r.stderr)
-        summary = json.loads(r.stdout)
-        written = summary["bytes_written"]
-        copy_phase = max(k["seconds"] for k in summary["ranks"])
-        rows.append((f"tpc-run shard --jobs {args.jobs}: copy phase", copy_phase, float("nan")))
-        rows.append(("tpc-run shard: wall (+ SHA-256, fsync, rename)", wall, peak_rss_mib(r.stderr)))
-        shutil.rmtree(out)
+        jobs = f"--jobs {args.jobs}"
+        blocks = total // (64 << 20)  # whole 64 MiB blocks, the rest in one more dd
+        zeros = ["sh", "-c", f"dd if=/dev/zero of={sink} bs=64M count={blocks} conv=notrunc status=none && "
+                 f"dd if=/dev/zero of={sink} bs={total - blocks * (64 << 20)} count=1 seek={blocks * (64 << 20)} "
+                 f"oflag=seek_bytes conv=notrunc status=none"]
 
-        os.makedirs(out)
-        py, r = timed(["/usr/bin/time", "-v", sys.executable, "-c", PYTHON_WAY, path, program, out])
-        if r.returncode != 0:
-            sys.exit(r.stderr)
-        rows.append(("python: numpy slices + safetensors save_file", py, peak_rss_mib(r.stderr)))
-        py_bytes = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
+        def prime():
+            subprocess.run(["sync"], check=True)
+            subprocess.run(zeros, check=True)
+            os.remove(sink)
+        written = py_bytes = 0
+        for _ in range(args.repeat):
+            start, left = time.perf_counter(), total
+            while left > 0:
+                n = min(left, src.size)
+                np.copyto(dst[:n], src[:n])
+                left -= n
+            add("memcpy (numpy.copyto, 512 MiB buffers)", time.perf_counter() - start)
 
+            prime()
+            dd, _ = timed(zeros)
+            add("page cache: dd if=/dev/zero, no fsync", dd)
+            os.remove(sink)
+
+            prime()
+            wall, r = timed(["/usr/bin/time", "-v", args.tpc_run, "shard", "--program", program, "--weights", ck,
+                             "--out", out, "--jobs", str(args.jobs), "--format", "json"])
+            if r.returncode != 0:
+                sys.exit(r.stderr)
+            summary = json.loads(r.stdout)
+            written = summary["bytes_written"]
+            # A tpc-run from before copy_seconds: its last rank's copy end, and no commit time.
+            copy = summary.get("copy_seconds", max(k["seconds"] for k in summary["ranks"]))
+            commit = summary.get("commit_seconds", float("nan"))
+            add(f"tpc-run shard {jobs}: copy + hash", copy)
+            add(f"tpc-run shard {jobs}: wall without commit", wall - commit, peak_rss_mib(r.stderr))
+            add(f"tpc-run shard {jobs}: commit (fsync, rename)", commit)
+            add(f"tpc-run shard {jobs}: wall", wall, peak_rss_mib(r.stderr))
+            shutil.rmtree(out)
+
+            prime()
+            os.makedirs(out)
+            py, r = timed(["/usr/bin/time", "-v", sys.executable, "-c", PYTHON_WAY, path, program, out])
+            if r.returncode != 0:
+                sys.exit(r.stderr)
+            add("python: numpy slices + safetensors save_file", py, peak_rss_mib(r.stderr))
+            py_bytes = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
+            shutil.rmtree(out)
+        del src, dst
+
+        memcpy = median([s for s, _ in runs["memcpy (numpy.copyto, 512 MiB buffers)"]])
         print(f"checkpoint: {total / 1e9:.2f} GB bf16 Llama-shaped ({args.layers} layers), tp 8; rank files: "
               f"{written / 1e9:.2f} GB (tpc-run), {py_bytes / 1e9:.2f} GB (python); largest tensor "
-              f"{largest / 2**20:.0f} MiB; {os.cpu_count()} CPUs")
-        print(f"{'what':52} {'seconds':>8} {'GB/s':>7} {'x memcpy':>9} {'peak RSS MiB':>13}")
-        for what, s, rss in rows:
-            print(f"{what:52} {s:8.2f} {total / s / 1e9:7.2f} {memcpy / s:9.2f} {rss:13.0f}")
-        print(f"tpc-run wall vs python: {py / wall:.2f}x faster")
+              f"{largest / 2**20:.0f} MiB; {os.cpu_count()} CPUs; median of {args.repeat} runs")
+        print(f"{'what':46} {'seconds':>8} {'(range)':>13} {'GB/s':>6} {'x memcpy':>9} {'peak RSS MiB':>13}")
+        for what, xs in runs.items():
+            s = median([x for x, _ in xs])
+            rss = max(r for _, r in xs) if not all(r != r for _, r in xs) else float("nan")
+            lo, hi = min(x for x, _ in xs), max(x for x, _ in xs)
+            print(f"{what:46} {s:8.2f} {f'({lo:.2f}-{hi:.2f})':>13} {total / s / 1e9:6.2f} {memcpy / s:9.2f} {rss:13.0f}")
+        walls = [x for x, _ in runs[f"tpc-run shard {jobs}: wall"]]
+        pys = [x for x, _ in runs["python: numpy slices + safetensors save_file"]]
+        print(f"python / tpc-run wall: {median(pys) / median(walls):.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -97,6 +99,11 @@ bool StagedOutput::Write(std::string_view data, OutputError* error) {
 }
 
 bool StagedOutput::WriteAt(uint64_t offset, std::string_view data, OutputError* error) {
+  iovec one{const_cast<char*>(data.data()), data.size()};
+  return WriteAt(offset, &one, 1, error);
+}
+
+bool StagedOutput::WriteAt(uint64_t offset, const iovec* iov, int count, OutputError* error) {
   // Never abandons the set itself: another thread may be writing through the same descriptor.
   auto fail = [&](const std::string& reason) {
     *error = {path_, reason};
@@ -106,13 +113,26 @@ bool StagedOutput::WriteAt(uint64_t offset, std::string_view data, OutputError* 
   };
   if (set_->done_) return fail("its output set was already committed or abandoned");
   if (through_) return fail("it is not a regular file, so it cannot be written at an offset");
-  while (!data.empty()) {
-    ssize_t n = pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset));
+  std::vector<iovec> left(iov, iov + count);  // what a short write leaves, advanced in place
+  size_t first = 0;
+  while (first < left.size()) {
+    if (left[first].iov_len == 0) {
+      ++first;
+      continue;
+    }
+    int n_iov = static_cast<int>(std::min<size_t>(left.size() - first, IOV_MAX));
+    ssize_t n = pwritev(fd_, left.data() + first, n_iov, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(Errno(errno));
     if (n == 0) return fail(Errno(EIO));
-    data.remove_prefix(static_cast<size_t>(n));
     offset += static_cast<uint64_t>(n);
+    for (size_t done = static_cast<size_t>(n); done > 0;) {
+      size_t take = std::min(done, left[first].iov_len);
+      left[first].iov_base = static_cast<char*>(left[first].iov_base) + take;
+      left[first].iov_len -= take;
+      done -= take;
+      if (left[first].iov_len == 0) ++first;
+    }
   }
   return true;
 }

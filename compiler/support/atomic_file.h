@@ -2,6 +2,7 @@
 #define TPC_SUPPORT_ATOMIC_FILE_H_
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <cstdint>
@@ -31,6 +32,9 @@ class StagedOutput {
   /// so that Commit refuses the set (destroying it removes every temporary file). A device or FIFO
   /// output refuses positional writes.
   bool WriteAt(uint64_t offset, std::string_view data, OutputError* error);
+  /// WriteAt of the `count` pieces of `iov`, one after another from `offset` (pwritev, at most
+  /// IOV_MAX pieces a call): a strided slice lands without being gathered first.
+  bool WriteAt(uint64_t offset, const iovec* iov, int count, OutputError* error);
   /// The temporary file holding the bytes written so far, readable until the set commits or is
   /// abandoned; "" for a device or FIFO.
   const std::string& staged_path() const { return temp_; }

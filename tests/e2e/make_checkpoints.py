@@ -4,7 +4,8 @@
     python3 tests/e2e/make_checkpoints.py OUTDIR [NAME ...]
 
 writes OUTDIR/<name>/ (config.json plus model.safetensors, or shards with model.safetensors.index.json)
-for every NAME (default: all of them; see CHECKPOINTS below), replacing what was there. Tensors are
+for every NAME (default: all of them; see CHECKPOINTS below), replacing what was there
+(`make_checkpoints.py tests/data/checkpoints tiny-llama` rewrites the committed fixture, byte for byte). Tensors are
 written by the reference `safetensors` package (pip install safetensors numpy), not by tpc, under the
 names and in the dtypes the real checkpoints on the Hub store. Data is seeded, so every run writes
 the same bytes. llama405b_sparse is the exception: Llama-3.1-405B's real shapes in 191 shards whose
@@ -48,6 +49,23 @@ def llama_tensors(c, stored_inter=None):
     t.append(("model.norm.weight", "BF16", [h]))
     if not c.get("tie_word_embeddings", False):
         t.append(("lm_head.weight", "BF16", [c["vocab_size"], h]))
+    return t
+
+
+def phi3_tensors(c):
+    """qkv_proj and gate_up_proj stored fused, rows [Q | K | V] and [gate | up], as Phi-3 stores them."""
+    h, heads, kv, inter = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["intermediate_size"]
+    hd = h // heads
+    t = [("model.embed_tokens.weight", "BF16", [c["vocab_size"], h])]
+    for n in range(c["num_hidden_layers"]):
+        p = f"model.layers.{n}"
+        t += [(f"{p}.input_layernorm.weight", "BF16", [h]),
+              (f"{p}.self_attn.qkv_proj.weight", "BF16", [(heads + 2 * kv) * hd, h]),
+              (f"{p}.self_attn.o_proj.weight", "BF16", [h, heads * hd]),
+              (f"{p}.post_attention_layernorm.weight", "BF16", [h]),
+              (f"{p}.mlp.gate_up_proj.weight", "BF16", [2 * inter, h]),
+              (f"{p}.mlp.down_proj.weight", "BF16", [h, inter])]
+    t += [("model.norm.weight", "BF16", [h]), ("lm_head.weight", "BF16", [c["vocab_size"], h])]
     return t
 
 
@@ -181,6 +199,21 @@ LLAMA = {
     "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 500000.0, "tie_word_embeddings": False,
     "torch_dtype": "bfloat16", "transformers_version": "4.45.0", "use_cache": True, "vocab_size": 256,
 }
+
+# Phi-3-mini-4k-instruct's config.json fields, tiny sizes; 4 kv heads of 8 (as Phi-3-medium and
+# Phi-4-mini group them), so that the Q, K and V segments of qkv_proj differ in size.
+PHI3 = {
+    "architectures": ["Phi3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 1,
+    "embd_pdrop": 0.0, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02,
+    "intermediate_size": 96, "max_position_embeddings": 4096, "model_type": "phi3", "num_attention_heads": 8,
+    "num_hidden_layers": 2, "num_key_value_heads": 4, "original_max_position_embeddings": 4096, "pad_token_id": 2,
+    "resid_pdrop": 0.0, "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 10000.0, "sliding_window": 2047,
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.40.2", "use_cache": True,
+    "vocab_size": 320,
+}
+
+# A vocabulary that no tp above 1 divides: the last rank of a vocab-sharded embedding gets fewer rows.
+LLAMA_ODD_VOCAB = dict(LLAMA, vocab_size=250)
 
 MIXTRAL = {
     "architectures": ["MixtralForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2,
@@ -348,8 +381,12 @@ def pruned_llama():
 
 CHECKPOINTS = {  # name: (config, tensors, shard count, seed); seed None: a sparse header-only checkpoint
     "llama_single": (LLAMA, lambda: llama_tensors(LLAMA), 1, 1),
+    # The README's bundled example, committed as tests/data/checkpoints/tiny-llama (see its README).
+    "tiny-llama": (LLAMA, lambda: llama_tensors(LLAMA), 1, 1),
     "llama_sharded": (LLAMA, lambda: llama_tensors(LLAMA), 2, 1),
     "llama_pruned": (LLAMA, pruned_llama, 1, 2),
+    "phi3": (PHI3, lambda: phi3_tensors(PHI3), 1, 7),
+    "llama_odd_vocab": (LLAMA_ODD_VOCAB, lambda: llama_tensors(LLAMA_ODD_VOCAB), 1, 8),
     "mixtral": (MIXTRAL, lambda: mixtral_tensors(MIXTRAL), 2, 3),
     "qwen3_moe": (QWEN3_MOE, lambda: qwen3_moe_tensors(QWEN3_MOE), 1, 4),
     "gemma3_vlm": (GEMMA3_VLM, lambda: gemma3_vlm_tensors(GEMMA3_VLM), 1, 5),

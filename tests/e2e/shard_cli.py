@@ -153,8 +153,16 @@ def good_cases(env, ck):
                 "  layers.*.self_attn.k_proj: colwise\n  layers.*.self_attn.v_proj: colwise\n"
                 "  layers.*.self_attn.o_proj: rowwise\n  layers.*.mlp.experts.gate_up_proj: grouped_gemm\n"
                 "  layers.*.mlp.experts.down_proj: grouped_gemm\n  layers.*.mlp.experts: moe_tp_experts\n")
+    phi3_packed = os.path.join(plans, "phi3_packed.yaml")
+    with open(phi3_packed, "w") as f:  # the Hugging Face phi3 plan with the fused MLP packed
+        f.write("dialect: hf-v5\nbase_model_tp_plan:\n  layers.*.self_attn.qkv_proj: colwise_gather_output\n"
+                "  layers.*.self_attn.o_proj: rowwise_split_input\n  layers.*.mlp.gate_up_proj: packed_colwise\n"
+                "  layers.*.mlp.down_proj: rowwise\ncausal_lm_tp_plan:\n  lm_head: colwise_gather_output\n")
     cases = [
         ("llama_tp2", "llama_single", 2, []),
+        ("llama_odd_vocab_tp4", "llama_odd_vocab", 4, []),
+        ("phi3_tp2", "phi3", 2, []),
+        ("phi3_packed_tp4", "phi3", 4, ["--plan", phi3_packed]),
         ("llama_tp4", "llama_single", 4, []),
         ("llama_tp8_kvrep", "llama_single", 8, ["--kv-replication"]),
         ("llama_sharded_tp2", "llama_sharded", 2, []),
@@ -176,7 +184,40 @@ def good_cases(env, ck):
             expect(checked > 0, f"{name}: no bytes checked")
             print(f"{name}: {checked} bytes checked in {tp} rank files")
         programs[name] = (program, model_dir, out)
+    fixed_layouts(env, programs)
     return programs
+
+
+def rows_of(out, rank, name):
+    """Tensor `name` of rank file `rank` as rows of raw bytes (a uint8 array, one row per dim-0 index)."""
+    header, data, _ = read_safetensors(os.path.join(out, f"rank{rank}.safetensors"))
+    b, e = header[name]["data_offsets"]
+    return np.frombuffer(data[b:e], dtype=np.uint8).reshape(header[name]["shape"][0], -1)
+
+
+def fixed_layouts(env, programs):
+    """Layouts written down here from the configs, not taken from the program: the last rank of an
+    uneven vocab and the two halves of a packed gate_up_proj."""
+    _, ck, out = programs["llama_odd_vocab_tp4"]
+    header, data, _ = read_safetensors(os.path.join(ck, "model.safetensors"))
+    b, e = header["model.embed_tokens.weight"]["data_offsets"]
+    embed = np.frombuffer(data[b:e], dtype=np.uint8).reshape(250, -1)  # vocab 250 at tp 4: 63, 63, 63, 61 rows
+    for rank, (lo, hi) in enumerate([(0, 63), (63, 126), (126, 189), (189, 250)]):
+        for name in ("model.embed_tokens.weight", "lm_head.weight"):
+            got = rows_of(out, rank, name)
+            if name == "model.embed_tokens.weight":
+                expect(got.shape[0] == hi - lo and np.array_equal(got, embed[lo:hi]),
+                       f"odd vocab rank {rank} {name}: {got.shape[0]} rows, want rows [{lo}, {hi})")
+            else:
+                expect(got.shape[0] == hi - lo, f"odd vocab rank {rank} {name}: {got.shape[0]} rows, want {hi - lo}")
+    _, ck, out = programs["phi3_packed_tp4"]
+    header, data, _ = read_safetensors(os.path.join(ck, "model.safetensors"))
+    name = "model.layers.1.mlp.gate_up_proj.weight"
+    b, e = header[name]["data_offsets"]
+    fused = np.frombuffer(data[b:e], dtype=np.uint8).reshape(192, -1)  # [gate 96 | up 96] rows
+    for rank in range(4):  # 24 rows of each half per rank
+        want = np.concatenate([fused[24 * rank:24 * rank + 24], fused[96 + 24 * rank:96 + 24 * rank + 24]])
+        expect(np.array_equal(rows_of(out, rank, name), want), f"phi3 packed rank {rank}: gate_up_proj rows")
 
 
 def rerun_cases(env, programs):
@@ -284,7 +325,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="tpc-shard-") as tmp:
         ck = os.path.join(tmp, "ck")
         r = subprocess.run([sys.executable, os.path.join(args.source, "tests", "e2e", "make_checkpoints.py"), ck,
-                            "llama_single", "llama_sharded", "mixtral", "gemma3_vlm", "deepseek_fp8"],
+                            "llama_single", "llama_sharded", "llama_odd_vocab", "phi3", "mixtral", "gemma3_vlm", "deepseek_fp8"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             print(r.stderr, file=sys.stderr)
