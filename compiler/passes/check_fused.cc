@@ -20,6 +20,17 @@ std::string Contents(const std::vector<Segment>& segs, int64_t begin, int64_t en
   return Join(parts, " + ");
 }
 
+// What works instead: packed styles split two equal halves each on their own; nothing splits
+// more segments, or unequal ones, so then the output must be gathered (or kept a DTensor).
+std::string Remedy(const Analysis& a, const Module& mod, bool equal_halves, const std::string& gather) {
+  if (equal_halves) return "split each half on its own (a packed style) or gather the output with '" + gather + "'";
+  std::string what = mod.segments.size() == 2 ? std::string("two unequal halves")
+                                              : std::to_string(mod.segments.size()) + " segments";
+  std::string out = "no style splits " + what + " each on its own, so gather the output with '" + gather + "'";
+  if (a.opts.dialect == Dialect::kTorch) out += " or keep it a DTensor (use_local_output: false), as NeMo's phi3 plan does";
+  return out;
+}
+
 }  // namespace
 
 bool CheckFused(const Analysis& a, Diagnostics& diags) {
@@ -54,8 +65,7 @@ bool CheckFused(const Analysis& a, Diagnostics& diags) {
     std::string detail = "rank 0 of " + std::to_string(tp) + " gets rows [0, " + std::to_string(chunk) + ") = " +
                          Contents(mod.segments, 0, chunk) + " and rank " + std::to_string(tp - 1) + " gets rows [" +
                          std::to_string(last_begin) + ", " + std::to_string(rows) + ") = " +
-                         Contents(mod.segments, last_begin, rows) +
-                         "; split each segment on its own (a packed layout) or gather the output with '" + gather + "'";
+                         Contents(mod.segments, last_begin, rows) + "; " + Remedy(a, mod, equal_halves, gather);
     if (s->packed)
       detail = "packed styles interleave two equal halves, and '" + GenericName(mod.name) + "' has " +
                (mod.segments.size() == 2 ? std::string("two halves of unequal size")

@@ -19,8 +19,8 @@ TEST_SUITE("fused") {
     CHECK(run.text ==
           "plan.yaml:2:32: error: style 'colwise' splits the concatenated [q|k|v] rows of "
           "'model.layers.*.self_attn.qkv_proj' into contiguous chunks: rank 0 of 8 gets rows [0, 1152) = q[0:1152] "
-          "and rank 7 gets rows [8064, 9216) = v[1920:3072]; split each segment on its own (a packed layout) or "
-          "gather the output with 'colwise_gather_output' (in all 32 layers) [fused-naive-split]\n"
+          "and rank 7 gets rows [8064, 9216) = v[1920:3072]; no style splits 3 segments each on its own, so gather "
+          "the output with 'colwise_gather_output' (in all 32 layers) [fused-naive-split]\n"
           "  layers.*.self_attn.qkv_proj: colwise\n"
           "                               ^~~~~~~\n");
   }
@@ -33,7 +33,7 @@ TEST_SUITE("fused") {
     REQUIRE(run.loaded);
     // gate_up: 2 x 8192 = 16384 rows; tp 3 chunks of 5462: rank 2 gets [10924, 16384) = up[2732:8192].
     CHECK(run.text.find("rank 0 of 3 gets rows [0, 5462) = gate[0:5462] and rank 2 gets rows [10924, 16384) = "
-                        "up[2732:8192]") != std::string::npos);
+                        "up[2732:8192]; split each half on its own (a packed style)") != std::string::npos);
   }
 
   TEST_CASE("packed and gathered styles keep fused projections correct") {
@@ -55,7 +55,10 @@ TEST_SUITE("fused") {
                                          test::Opts(8));
     CHECK(run.codes == std::vector<std::string>{"fused-naive-split"});
     CHECK(run.text.find("packed styles interleave two equal halves, and 'model.layers.*.self_attn.qkv_proj' has 3 "
-                        "segments") != std::string::npos);
+                        "segments; rank 0") != std::string::npos);
+    // The remedy is one that exists: not another packed style.
+    CHECK(run.text.find("no style splits 3 segments each on its own, so gather the output with "
+                        "'colwise_gather_output' (in all 32 layers)") != std::string::npos);
   }
 }
 
