@@ -64,29 +64,42 @@ class Files {
 };
 
 // A tensor's runs, in windows of its source span: strided runs of one window come out of one read.
-bool ReadTensor(const Files& files, const OutTensor& t, Bytes* out, Diagnostics& diags) {
-  out->assign(t.bytes, 0);
+bool ReadTensor(const Files& files, const OutTensor& t, uint64_t limit, uint8_t* into, Diagnostics& diags) {
   Bytes window;
   uint64_t lo = 0, hi = 0;
   int file = -1;
   uint64_t span_end = 0;
   for (const CopyRun& run : t.runs) span_end = std::max(span_end, run.src + run.length);
   for (const CopyRun& run : t.runs) {
-    uint8_t* to = out->data() + (run.dst - t.offset);
-    if (run.length >= limits::kLoadWindowBytes) {
+    uint8_t* to = into + (run.dst - t.offset);
+    if (run.length >= limit) {
       if (!files.Read(run.file, run.src, to, run.length, diags)) return false;
       continue;
     }
     if (run.file != file || run.src < lo || run.src + run.length > hi) {
       file = run.file;
       lo = run.src;
-      hi = std::max(run.src + run.length, std::min(span_end, lo + limits::kLoadWindowBytes));
+      hi = std::max(run.src + run.length, std::min(span_end, lo + limit));
       window.resize(hi - lo);
       if (!files.Read(file, lo, window.data(), hi - lo, diags)) return false;
     }
     std::memcpy(to, window.data() + (run.src - lo), run.length);
   }
   return true;
+}
+
+bool ReadTensor(const Files& files, const OutTensor& t, uint64_t limit, Bytes* out, Diagnostics& diags) {
+  out->assign(t.bytes, 0);
+  return ReadTensor(files, t, limit, out->data(), diags);
+}
+
+// Where the batch that starts at tensor `i` ends: consecutive tensors up to `limit` bytes in one
+// message (one tensor when it alone is larger). Sender and receiver compute it from the same sizes.
+size_t BatchEnd(const std::vector<uint64_t>& sizes, size_t i, uint64_t limit) {
+  uint64_t total = sizes[i];
+  size_t j = i + 1;
+  while (j < sizes.size() && total + sizes[j] <= limit) total += sizes[j++];
+  return j;
 }
 
 // The tensors rank `r` holds, from the program alone (what a rank of --source root expects).
@@ -142,7 +155,9 @@ class Loader {
     bool ok = true;
     if (opts_.verify == LoadOptions::Verify::kChecksum)
       ok = VerifyChecksum(ctx_, opts_, *out_, rank == 0 ? &plan_ : nullptr,
-                          [&](const OutTensor& t, Bytes* b) { return ReadTensor(*files_, t, b, diags_); });
+                          [&](const OutTensor& t, Bytes* b) {
+                            return ReadTensor(*files_, t, opts_.window_bytes, b, diags_);
+                          });
     else if (opts_.verify == LoadOptions::Verify::kGather)
       ok = VerifyGather(ctx_, *out_, [&](const ProgramParam& e, Bytes* b) { return ReadWhole(e, b); });
     out_->verify_seconds = Since(start);
@@ -159,24 +174,33 @@ class Loader {
   void ReadOwn() {
     const RankPlan* mine = PlanOf(comm_.rank());
     for (size_t i = 0; i < mine->tensors.size() && i < out_->tensors.size(); ++i)
-      if (!ReadTensor(*files_, mine->tensors[i], &out_->tensors[i].bytes, diags_)) return;
+      if (!ReadTensor(*files_, mine->tensors[i], opts_.window_bytes, &out_->tensors[i].bytes, diags_)) return;
   }
 
-  // Each tensor goes after a status message: empty, or rank 0's error, after which it sends nothing
-  // more to that rank, so that every rank reaches the agreement that follows.
+  // Rank 0 sends each rank its tensors in batches (BatchEnd), each after a status message: empty, or
+  // rank 0's error, after which it sends that rank nothing more, so that every rank reaches the
+  // agreement that follows. One message per small tensor would cost a round trip each.
   void SendAll() {
     std::string error;
     for (int r = 1; r < p_.tp; ++r) {
-      for (const OutTensor& t : PlanOf(r)->tensors) {
-        Bytes bytes;
-        std::string status;
-        if (!diags_.has_errors() && !ReadTensor(*files_, t, &bytes, diags_)) status = FirstError(diags_);
-        if (diags_.has_errors() && status.empty()) status = FirstError(diags_);
+      const std::vector<OutTensor>& ts = PlanOf(r)->tensors;
+      std::vector<uint64_t> sizes;
+      for (const OutTensor& t : ts) sizes.push_back(t.bytes);
+      for (size_t i = 0; i < ts.size();) {
+        size_t end = BatchEnd(sizes, i, opts_.window_bytes);
+        Bytes batch;
+        std::string status = FirstError(diags_);
+        for (size_t k = i; k < end && status.empty(); ++k) {
+          batch.resize(batch.size() + ts[k].bytes);
+          uint8_t* into = batch.data() + batch.size() - ts[k].bytes;
+          if (!ReadTensor(*files_, ts[k], opts_.window_bytes, into, diags_)) status = FirstError(diags_);
+        }
         if (!comm_.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(status.data()), status.size()),
                         r, &error) ||
-            (status.empty() && !comm_.Send(bytes, r, &error)))
+            (status.empty() && !comm_.Send(batch, r, &error)))
           return CommFailed(ctx_, error);
         if (!status.empty()) break;
+        i = end;
       }
     }
     if (!diags_.has_errors()) ReadOwn();
@@ -184,21 +208,32 @@ class Loader {
 
   void ReceiveAll() {
     std::string error;
-    for (LoadedTensor& t : out_->tensors) {
-      Bytes status;
+    std::vector<LoadedTensor>& ts = out_->tensors;
+    std::vector<uint64_t> sizes;
+    for (const LoadedTensor& t : ts) sizes.push_back(ExpectedBytes(t));
+    for (size_t i = 0; i < ts.size();) {
+      size_t end = BatchEnd(sizes, i, opts_.window_bytes);
+      Bytes status, batch;
       if (!comm_.Recv(&status, 0, &error)) return CommFailed(ctx_, error);
       if (!status.empty()) {
         diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
                       {"0", std::string(status.begin(), status.end())});
         return;
       }
-      if (!comm_.Recv(&t.bytes, 0, &error)) return CommFailed(ctx_, error);
-      if (t.bytes.size() != ExpectedBytes(t)) {
+      if (!comm_.Recv(&batch, 0, &error)) return CommFailed(ctx_, error);
+      uint64_t want = 0;
+      for (size_t k = i; k < end; ++k) want += sizes[k];
+      if (batch.size() != want) {
         diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
-                      {"0", "it sent " + std::to_string(t.bytes.size()) + " bytes for '" + t.name + "', which holds " +
-                                std::to_string(ExpectedBytes(t)) + " on rank " + std::to_string(comm_.rank())});
+                      {"0", "it sent " + std::to_string(batch.size()) + " bytes for '" + ts[i].name + "' and the " +
+                                std::to_string(end - i - 1) + " tensors after it, which hold " + std::to_string(want) +
+                                " on rank " + std::to_string(comm_.rank())});
         return;
       }
+      uint64_t at = 0;
+      for (size_t k = i; k < end; at += sizes[k++])
+        ts[k].bytes.assign(batch.begin() + static_cast<long>(at), batch.begin() + static_cast<long>(at + sizes[k]));
+      i = end;
     }
   }
 

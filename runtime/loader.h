@@ -11,6 +11,7 @@
 #include "ir/program.h"
 #include "runtime/communicator.h"
 #include "support/diagnostics.h"
+#include "support/limits.h"
 
 namespace tpc {
 
@@ -21,6 +22,7 @@ struct LoadOptions {
   Verify verify = Verify::kNone;
   std::string program_path;  ///< names the program in diagnostics
   std::string manifest;      ///< kChecksum: a `tpc-run shard` manifest.json to compare with, or "" (rank 0 reads)
+  uint64_t window_bytes = limits::kLoadWindowBytes;  ///< one read of a tensor's runs; one message of kRoot
 };
 
 /// One tensor as this rank holds it.

@@ -220,6 +220,17 @@ TEST_SUITE("loader") {
         }
   }
 
+  TEST_CASE("small windows: a tensor's runs read in several windows, runs past a window read alone, and rank 0's "
+            "messages split between tensors and around a large one") {
+    for (uint64_t window : {1, 7, 40, 100})
+      for (auto source : {LoadOptions::Source::kLocal, LoadOptions::Source::kRoot}) {
+        CAPTURE(window);
+        TempDir tmp;
+        Checkpoint c = MakeCheckpoint(tmp.path / "ck", 4);
+        CheckHolds(c, LoadAll(c, {source, LoadOptions::Verify::kGather, "", "", window}, std::chrono::seconds(20)));
+      }
+  }
+
   TEST_CASE("bytes that differ from the checkpoint on one rank fail --verify gather and checksum, naming the rank") {
     TempDir tmp;
     Checkpoint c = MakeCheckpoint(tmp.path / "ck", 2);
