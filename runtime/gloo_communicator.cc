@@ -1,4 +1,6 @@
 // The only translation unit that includes LibTorch: keep it small, its headers cost most of a build.
+// It is built as the module libtpc_gloo.so, which gloo_plugin.cc opens on the first ConnectGloo, so
+// that tpc-run's other commands never load LibTorch (0.7 s and 160 MB of it).
 #include "runtime/gloo_communicator.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -212,9 +214,7 @@ bool CheckIn(c10d::TCPStore& store, const GlooConfig& c, std::string* error) {
   }
 }
 
-}  // namespace
-
-std::unique_ptr<Communicator> ConnectGloo(const GlooConfig& config, std::string* error) {
+std::unique_ptr<Communicator> Connect(const GlooConfig& config, std::string* error) {
   c10::intrusive_ptr<c10d::TCPStore> store;
   try {
     c10d::TCPStoreOptions o;
@@ -245,4 +245,16 @@ std::unique_ptr<Communicator> ConnectGloo(const GlooConfig& config, std::string*
   return comm;
 }
 
+}  // namespace
 }  // namespace tpc
+
+// The module's one entry point (kGlooEntry in gloo_plugin.cc): the caller owns the result.
+extern "C" __attribute__((visibility("default"))) tpc::Communicator* tpc_connect_gloo(const tpc::GlooConfig* config,
+                                                                                       std::string* error) {
+  try {
+    return tpc::Connect(*config, error).release();
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return nullptr;
+  }
+}

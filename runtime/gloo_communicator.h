@@ -1,6 +1,6 @@
 // The Gloo communicator: c10d's ProcessGroupGloo over a TCPStore rendezvous, as torchrun sets it up.
-// Declared without LibTorch headers; defined in tpc_runtime_dist, which is built only when CMake
-// finds LibTorch (TPC_WITH_TORCH).
+// Declared without LibTorch headers; defined in the module libtpc_gloo.so (gloo_communicator.cc),
+// built only when CMake finds LibTorch (TPC_WITH_TORCH) and opened on the first ConnectGloo.
 #ifndef TPC_RUNTIME_GLOO_COMMUNICATOR_H_
 #define TPC_RUNTIME_GLOO_COMMUNICATOR_H_
 
@@ -23,7 +23,8 @@ struct GlooConfig {
 
 /// Connects this rank: rank 0 hosts the TCPStore, every rank checks in and waits for the others
 /// (naming the ranks that do not arrive within the timeout), then the Gloo group connects. Null with
-/// `error` set on failure.
+/// `error` set on failure, or when libtpc_gloo.so (beside the executable, else on the library path)
+/// cannot be opened.
 std::unique_ptr<Communicator> ConnectGloo(const GlooConfig& config, std::string* error);
 
 }  // namespace tpc
