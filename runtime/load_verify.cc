@@ -1,5 +1,7 @@
 #include "runtime/load_verify.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 
 #include "runtime/manifest.h"
@@ -135,7 +137,10 @@ bool VerifyChecksum(VerifyContext& ctx, const LoadOptions& opts, LoadedShards& l
   Manifest m;
   Bytes program_sha;
   if (!opts.manifest.empty()) {
-    if (me == 0 && !ReadManifest(opts.manifest, &m)) verdict = "cannot read it as a tpc-shards manifest";
+    struct stat st;
+    // ReadManifest's open would wait for a writer on a FIFO.
+    if (me == 0 && stat(opts.manifest.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) verdict = "it is not a regular file";
+    else if (me == 0 && !ReadManifest(opts.manifest, &m)) verdict = "cannot read it as a tpc-shards manifest";
     else if (me == 0 && m.tp != tp) verdict = "it is for tp " + std::to_string(m.tp) + ", not " + std::to_string(tp);
     else if (me == 0) program_sha.assign(m.program_sha256.begin(), m.program_sha256.end());
     Bytes v(verdict.begin(), verdict.end());

@@ -178,6 +178,14 @@ def bad_cases(env, ck, programs):
     expect([rc for rc, _, _ in results] == [1, 1] and f"'{manifest}' records" in results[0][2],
            f"bad bytes against the manifest: {[(rc, err) for rc, _, err in results]}")
 
+    # A FIFO as the manifest is refused, not waited on (rank 0 would block in open, the others time out).
+    fifo = os.path.join(env.tmp, "fifo.json")
+    os.mkfifo(fifo)
+    results = env.launch(2, program, model_dir, "--verify", "checksum", "--manifest", fifo, "--timeout", "30")
+    expect([rc for rc, _, _ in results] == [2, 2] and
+           f"cannot check against '{fifo}': it is not a regular file [load-bad-manifest]" in results[1][2],
+           f"FIFO manifest: {[(rc, err) for rc, _, err in results]}")
+
     # WORLD_SIZE other than tp, a missing or malformed variable, --device cuda: exit 2 at once.
     port = free_port()
     for env_over, text in [({"WORLD_SIZE": "3", "RANK": "0"}, "the world size is 3, but"),
@@ -228,6 +236,9 @@ def main():
             expect(r.returncode == 2, f"without LibTorch: exit {r.returncode}")
             print("tpc-run was built without LibTorch: it says so; nothing else to test")
             return 1 if FAILURES else 0
+        # LibTorch lives in the Gloo module, opened by load alone: tpc-run itself never links it.
+        r = subprocess.run(["ldd", args.tpc_run], capture_output=True, text=True)
+        expect(r.returncode != 0 or "libtorch" not in r.stdout, f"tpc-run links LibTorch:\n{r.stdout}")
         ck = os.path.join(tmp, "ck")
         r = subprocess.run([sys.executable, os.path.join(args.source, "tests", "e2e", "make_checkpoints.py"), ck,
                             "llama_single", "llama_sharded", "mixtral"], capture_output=True, text=True)
