@@ -1,5 +1,6 @@
 // N ranks as threads of one process, for tests: every call copies bytes through a hub under one mutex.
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -66,7 +67,11 @@ class InProcessHub {
     int taken = 0;
   };
 
-  std::string Seconds() const { return std::to_string(static_cast<double>(timeout_.count()) / 1000) + " s"; }
+  std::string Seconds() const {
+    char s[32];
+    std::snprintf(s, sizeof s, "%g s", static_cast<double>(timeout_.count()) / 1000);  // "0.3 s", "300 s"
+    return s;
+  }
 
   int world_;
   std::chrono::milliseconds timeout_;

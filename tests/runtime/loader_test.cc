@@ -181,6 +181,31 @@ std::vector<RankRun> LoadAll(const Checkpoint& c, LoadOptions opts, std::chrono:
   return runs;
 }
 
+// Rank `inner`'s communicator until its `calls`-th call, where the rank dies: that call and every
+// later one fail without reaching the others.
+class DyingCommunicator : public Communicator {
+ public:
+  DyingCommunicator(Communicator& inner, int calls) : inner_(inner), left_(calls) {}
+  int rank() const override { return inner_.rank(); }
+  int world_size() const override { return inner_.world_size(); }
+  bool Broadcast(Bytes* b, int root, std::string* e) override { return Alive(e) && inner_.Broadcast(b, root, e); }
+  bool Send(std::span<const uint8_t> b, int peer, std::string* e) override { return Alive(e) && inner_.Send(b, peer, e); }
+  bool Recv(Bytes* b, int peer, std::string* e) override { return Alive(e) && inner_.Recv(b, peer, e); }
+  bool AllGather(std::span<const uint8_t> b, std::vector<Bytes>* out, std::string* e) override {
+    return Alive(e) && inner_.AllGather(b, out, e);
+  }
+  bool Barrier(std::string* e) override { return Alive(e) && inner_.Barrier(e); }
+
+ private:
+  bool Alive(std::string* e) {
+    if (--left_ > 0) return true;
+    *e = "killed";
+    return false;
+  }
+  Communicator& inner_;
+  int left_;
+};
+
 struct TempDir {
   fs::path path;
   TempDir() {
@@ -282,8 +307,33 @@ TEST_SUITE("loader") {
     for (int r : {0, 1, 3}) {
       CHECK_FALSE(runs[static_cast<size_t>(r)].ok);
       CHECK(runs[static_cast<size_t>(r)].messages.find("load-comm-failed: rank " + std::to_string(r) +
-                                                       ": all-gather failed: rank 2 did not arrive within 0.3") !=
+                                                       ": all-gather failed: rank 2 did not arrive within 0.3 s") !=
             std::string::npos);
+    }
+  }
+
+  TEST_CASE("a rank that dies after the first exchange ends the others within the timeout, naming it") {
+    for (auto verify : {LoadOptions::Verify::kNone, LoadOptions::Verify::kGather}) {
+      TempDir tmp;
+      Checkpoint c = MakeCheckpoint(tmp.path / "ck", 2);
+      auto comms = InProcessCommunicator::Create(2, std::chrono::milliseconds(300));
+      DyingCommunicator dying(*comms[1], 2);  // takes part in the planning agreement, then dies
+      std::vector<std::string> messages(2);
+      auto run = [&](int r, Communicator& comm) {
+        SourceManager sources;
+        Diagnostics diags(sources);
+        LoadedShards out;
+        CHECK_FALSE(LoadShards(c.program, c.dir.string(), comm,
+                               {LoadOptions::Source::kRoot, verify, "p.json", ""}, &out, diags));
+        for (const Diagnostic& d : diags.all()) messages[static_cast<size_t>(r)] += d.message + "\n";
+      };
+      auto start = std::chrono::steady_clock::now();
+      std::thread one([&] { run(1, dying); });
+      run(0, *comms[0]);
+      one.join();
+      CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+      CHECK(messages[0] == "rank 0: all-gather failed: rank 1 did not arrive within 0.3 s\n");
+      CHECK(messages[1] == "rank 1: killed\n");
     }
   }
 
