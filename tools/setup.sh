@@ -5,7 +5,10 @@
 # what tools/fuzz.sh needs.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ nlohmann-json3-dev libyaml-cpp-dev libboost-graph-dev doctest-dev libssl-dev python3 python3-pip python3-jsonschema python3-yaml)
+packages=(cmake ninja-build g++ nlohmann-json3-dev libyaml-cpp-dev libboost-graph-dev doctest-dev libssl-dev python3 python3-pip python3-jsonschema python3-yaml
+          # tpc-run load: LibTorch's c10d (TCPStore, ProcessGroupGloo) and Gloo's headers; without them
+          # the build leaves tpc-run load out (it says so) and everything else still builds.
+          libtorch-dev libgloo-dev)
 # --fuzz: also clang and its libFuzzer runtime, for tools/fuzz.sh (the test suite does not need them).
 if [ "${1:-}" = "--fuzz" ]; then packages+=(clang libclang-rt-14-dev); fi
 

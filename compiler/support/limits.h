@@ -77,6 +77,14 @@ inline constexpr int kMaxSymlinkHops = 40;
 /// Link bandwidth in GB/s --link-gbps takes (NVLink5: 900).
 inline constexpr double kMaxLinkGbps = 1e6;
 
+/// tpc-run load's --timeout in seconds: a rank waits at most this long for another (torch's default
+/// for Gloo is 1800 s; a week bounds it so the milliseconds never overflow).
+inline constexpr int kMaxLoadTimeoutSeconds = 7 * 24 * 3600;
+
+/// Bytes of checkpoint tpc-run load reads at once to cut one tensor's runs (a 70B model's largest
+/// tensor is about 2 GB; strided runs of one window are copied out of one read).
+inline constexpr uint64_t kLoadWindowBytes = uint64_t{64} << 20;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_

@@ -10,7 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/load_command.h"
 #include "runtime/shard_command.h"
+#ifdef TPC_WITH_TORCH
+#include "runtime/gloo_communicator.h"
+#endif
 #include "support/exit_code.h"
 #include "support/limits.h"
 #include "support/strings.h"
@@ -19,6 +23,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: tpc-run shard --program P --weights DIR --out OUT [--ranks A-B] [--jobs N] [--format text|json]\n"
+    "       tpc-run load --program P --weights DIR [--device cpu] [--source local|root]\n"
+    "                    [--verify none|checksum|gather] [--manifest M] [--timeout S] [--format text|json]\n"
     "       tpc-run help\n"
     "\n"
     "shard   writes OUT/rank<r>.safetensors (each rank's slices of every stored tensor, as the program\n"
@@ -30,7 +36,19 @@ constexpr const char* kUsage =
     "  --out OUT          the output directory, created when missing\n"
     "  --ranks A-B        only ranks A to B (or one rank A; default all)\n"
     "  --jobs N           copy threads (default: one per hardware thread)\n"
-    "  --format text|json a one-line summary (default) or a JSON one on stdout\n";
+    "  --format text|json a one-line summary (default) or a JSON one on stdout\n"
+    "\n"
+    "load    one rank of a torchrun job (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK; WORLD_SIZE\n"
+    "        must be the program's tp) loads its slices of every stored tensor over Gloo; rank 0 prints\n"
+    "        every rank's bytes, seconds and GB/s\n"
+    "\n"
+    "  --source local     each rank reads its own slices from DIR (default)\n"
+    "  --source root      rank 0 reads every rank's slices and sends them\n"
+    "  --verify checksum  each rank's SHA-256 against rank 0's reading of the checkpoint, or against\n"
+    "                     --manifest M (the manifest.json of tpc-run shard)\n"
+    "  --verify gather    every tensor gathered from all ranks and compared with the checkpoint\n"
+    "  --timeout S        seconds to wait for another rank (default 300)\n"
+    "  --device cpu       host memory (cuda: not in this build)\n";
 
 int Usage(const std::string& message) {
   std::cerr << "tpc-run: " << message << "\nrun 'tpc-run help' for usage\n";
@@ -48,6 +66,32 @@ struct Flag {
   std::string name;
   std::function<std::string(const std::string&)> apply;  // "" or the usage message
 };
+
+// Applies `flags` to `args` (--name value or --name=value): -1 when all applied, else an exit code.
+int ParseFlags(const std::vector<std::string>& args, const std::vector<Flag>& flags) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") return std::cout << kUsage, static_cast<int>(tpc::kExitOk);
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    const Flag* flag = nullptr;
+    std::vector<std::string> names;
+    for (const Flag& f : flags) {
+      names.push_back(f.name);
+      if (f.name == name) flag = &f;
+    }
+    if (!flag) {
+      std::string near = tpc::DidYouMean(name, names);
+      return Usage("unknown argument '" + arg + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"));
+    }
+    std::string value;
+    if (eq != std::string::npos) value = arg.substr(eq + 1);
+    else if (i + 1 < args.size()) value = args[++i];
+    else return Usage(name + " needs a value");
+    if (std::string problem = flag->apply(value); !problem.empty()) return Usage(problem);
+  }
+  return -1;
+}
 
 int Shard(const std::vector<std::string>& args) {
   tpc::ShardRequest req;
@@ -82,27 +126,7 @@ int Shard(const std::vector<std::string>& args) {
          return "";
        }},
   };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "-h" || arg == "--help") return std::cout << kUsage, tpc::kExitOk;
-    size_t eq = arg.find('=');
-    std::string name = arg.substr(0, eq);
-    const Flag* flag = nullptr;
-    std::vector<std::string> names;
-    for (const Flag& f : flags) {
-      names.push_back(f.name);
-      if (f.name == name) flag = &f;
-    }
-    if (!flag) {
-      std::string near = tpc::DidYouMean(name, names);
-      return Usage("unknown argument '" + arg + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"));
-    }
-    std::string value;
-    if (eq != std::string::npos) value = arg.substr(eq + 1);
-    else if (i + 1 < args.size()) value = args[++i];
-    else return Usage(name + " needs a value");
-    if (std::string problem = flag->apply(value); !problem.empty()) return Usage(problem);
-  }
+  if (int code = ParseFlags(args, flags); code >= 0) return code;
   if (req.program.empty()) return Usage("shard needs --program P (a program.json)");
   if (req.weights.empty()) return Usage("shard needs --weights DIR (the checkpoint directory)");
   if (req.out.empty()) return Usage("shard needs --out OUT (the output directory)");
@@ -110,12 +134,83 @@ int Shard(const std::vector<std::string>& args) {
   return tpc::RunShardCommand(req, std::cout, std::cerr);
 }
 
+int Load(const std::vector<std::string>& args) {
+  tpc::LoadRequest req;
+  std::string device = "cpu";
+  auto string_flag = [](std::string* target) {
+    return [target](const std::string& v) { return *target = v, std::string(); };
+  };
+  std::vector<Flag> flags = {
+      {"--program", string_flag(&req.program)},
+      {"--weights", string_flag(&req.weights)},
+      {"--manifest", string_flag(&req.options.manifest)},
+      {"--device",
+       [&device](const std::string& v) -> std::string {
+         if (v != "cpu" && v != "cuda") return "--device takes cpu or cuda, got '" + v + "'";
+         return device = v, "";
+       }},
+      {"--source",
+       [&req](const std::string& v) -> std::string {
+         if (v != "local" && v != "root") return "--source takes local or root, got '" + v + "'";
+         req.options.source = v == "root" ? tpc::LoadOptions::Source::kRoot : tpc::LoadOptions::Source::kLocal;
+         return "";
+       }},
+      {"--verify",
+       [&req](const std::string& v) -> std::string {
+         using V = tpc::LoadOptions::Verify;
+         if (v != "none" && v != "checksum" && v != "gather")
+           return "--verify takes none, checksum or gather, got '" + v + "'";
+         req.options.verify = v == "checksum" ? V::kChecksum : v == "gather" ? V::kGather : V::kNone;
+         return "";
+       }},
+      {"--timeout",
+       [&req](const std::string& v) -> std::string {
+         long n = ParseCount(v, tpc::limits::kMaxLoadTimeoutSeconds);
+         if (n < 1)
+           return "--timeout takes seconds from 1 to " + std::to_string(tpc::limits::kMaxLoadTimeoutSeconds) +
+                  ", got '" + v + "'";
+         return req.timeout_seconds = static_cast<int>(n), "";
+       }},
+      {"--format",
+       [&req](const std::string& v) -> std::string {
+         if (v != "text" && v != "json") return "--format takes text or json, got '" + v + "'";
+         return req.json = v == "json", "";
+       }},
+  };
+  if (int code = ParseFlags(args, flags); code >= 0) return code;
+  if (req.program.empty()) return Usage("load needs --program P (a program.json)");
+  if (req.weights.empty()) return Usage("load needs --weights DIR (the checkpoint directory)");
+  if (!req.options.manifest.empty() && req.options.verify != tpc::LoadOptions::Verify::kChecksum)
+    return Usage("--manifest is what --verify checksum compares with; add --verify checksum");
+  if (device == "cuda") {
+    std::cerr << "tpc-run: error: --device cuda: this tpc-run was built without CUDA/NCCL support; use --device cpu\n";
+    return tpc::kExitUsage;
+  }
+#ifndef TPC_WITH_TORCH
+  std::cerr << "tpc-run: error: load: this tpc-run was built without LibTorch (Gloo); install libtorch-dev and "
+               "libgloo-dev (tools/setup.sh) and configure again with TPC_WITH_TORCH=ON\n";
+  return tpc::kExitUsage;
+#else
+  tpc::RankEnv env;
+  std::string problem;
+  if (!tpc::ReadRankEnv([](const char* name) { return std::getenv(name); }, &env, &problem)) {
+    std::cerr << "tpc-run: error: " << problem << "\n";
+    return tpc::kExitUsage;
+  }
+  auto connect = [](const tpc::RankEnv& e, std::chrono::milliseconds timeout, std::string* error) {
+    return tpc::ConnectGloo({e.master_addr, e.master_port, e.rank, e.world_size, timeout}, error);
+  };
+  return tpc::RunLoadCommand(req, env, connect, std::cout, std::cerr);
+#endif
+}
+
 int Dispatch(const std::vector<std::string>& args) {
-  if (args.empty()) return Usage("no command given; the commands are shard and help");
+  if (args.empty()) return Usage("no command given; the commands are shard, load and help");
   const std::string& cmd = args[0];
   if (cmd == "help" || cmd == "-h" || cmd == "--help") return std::cout << kUsage, tpc::kExitOk;
   if (cmd == "shard") return Shard(std::vector<std::string>(args.begin() + 1, args.end()));
-  std::string near = tpc::DidYouMean(cmd, {"shard", "help"});
+  if (cmd == "load") return Load(std::vector<std::string>(args.begin() + 1, args.end()));
+  std::string near = tpc::DidYouMean(cmd, {"shard", "load", "help"});
   return Usage("unknown command '" + cmd + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"));
 }
 

@@ -1,0 +1,272 @@
+#include "runtime/loader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "runtime/load_verify.h"
+#include "runtime/shard_plan.h"
+#include "support/limits.h"
+
+namespace tpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+SourceLoc FileLoc(Diagnostics& diags, const std::string& path) { return {diags.sources().AddPath(path), 0, 0, 0}; }
+
+// The checkpoint files of a plan, open for pread.
+class Files {
+ public:
+  Files(const std::string& dir, const std::vector<std::string>& rel) {
+    for (const std::string& f : rel) {
+      paths_.push_back(dir + "/" + f);
+      fds_.push_back(::open(paths_.back().c_str(), O_RDONLY | O_CLOEXEC));
+    }
+  }
+  ~Files() {
+    for (int fd : fds_)
+      if (fd >= 0) ::close(fd);
+  }
+  Files(const Files&) = delete;
+  Files& operator=(const Files&) = delete;
+
+  // Exactly `n` bytes at `offset` of file `f`; false with a diagnostic otherwise.
+  bool Read(int f, uint64_t offset, uint8_t* to, uint64_t n, Diagnostics& diags) const {
+    const std::string& path = paths_[static_cast<size_t>(f)];
+    int fd = fds_[static_cast<size_t>(f)];
+    uint64_t done = 0;
+    std::string reason = fd < 0 ? std::strerror(errno) : "";
+    while (fd >= 0 && done < n) {
+      ssize_t got = ::pread(fd, to + done, n - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        reason = got == 0 ? "the file ends first" : std::strerror(errno);
+        break;
+      }
+      done += static_cast<uint64_t>(got);
+    }
+    if (done == n) return true;
+    diags.Report(DiagId::kShardReadFailed, FileLoc(diags, path),
+                 {std::to_string(n), path, std::to_string(offset), reason.empty() ? "cannot open it" : reason});
+    return false;
+  }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<int> fds_;
+};
+
+// A tensor's runs, in windows of its source span: strided runs of one window come out of one read.
+bool ReadTensor(const Files& files, const OutTensor& t, uint64_t limit, uint8_t* into, Diagnostics& diags) {
+  Bytes window;
+  uint64_t lo = 0, hi = 0;
+  int file = -1;
+  uint64_t span_end = 0;
+  for (const CopyRun& run : t.runs) span_end = std::max(span_end, run.src + run.length);
+  for (const CopyRun& run : t.runs) {
+    uint8_t* to = into + (run.dst - t.offset);
+    if (run.length >= limit) {
+      if (!files.Read(run.file, run.src, to, run.length, diags)) return false;
+      continue;
+    }
+    if (run.file != file || run.src < lo || run.src + run.length > hi) {
+      file = run.file;
+      lo = run.src;
+      hi = std::max(run.src + run.length, std::min(span_end, lo + limit));
+      window.resize(hi - lo);
+      if (!files.Read(file, lo, window.data(), hi - lo, diags)) return false;
+    }
+    std::memcpy(to, window.data() + (run.src - lo), run.length);
+  }
+  return true;
+}
+
+bool ReadTensor(const Files& files, const OutTensor& t, uint64_t limit, Bytes* out, Diagnostics& diags) {
+  out->assign(t.bytes, 0);
+  return ReadTensor(files, t, limit, out->data(), diags);
+}
+
+// Where the batch that starts at tensor `i` ends: consecutive tensors up to `limit` bytes in one
+// message (one tensor when it alone is larger). Sender and receiver compute it from the same sizes.
+size_t BatchEnd(const std::vector<uint64_t>& sizes, size_t i, uint64_t limit) {
+  uint64_t total = sizes[i];
+  size_t j = i + 1;
+  while (j < sizes.size() && total + sizes[j] <= limit) total += sizes[j++];
+  return j;
+}
+
+// The tensors rank `r` holds, from the program alone (what a rank of --source root expects).
+std::vector<LoadedTensor> Expected(const Program& p, int r) {
+  std::vector<LoadedTensor> out;
+  for (const ProgramParam& e : p.params) {
+    if (e.kind == EntryKind::kLora || e.source.empty() || !e.HeldBy(r)) continue;
+    LoadedTensor t{e.name, e.dtype, e.LocalShape(r), {}};
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+uint64_t ExpectedBytes(const LoadedTensor& t) {
+  uint64_t n = static_cast<uint64_t>(std::max(0, SafetensorsDtypeBits(t.dtype)));
+  for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
+  return n / 8;
+}
+
+class Loader {
+ public:
+  Loader(const Program& p, const std::string& dir, Communicator& comm, const LoadOptions& opts, LoadedShards* out,
+         Diagnostics& diags)
+      : p_(p), dir_(dir), comm_(comm), opts_(opts), out_(out), diags_(diags), ctx_{p, comm, diags} {}
+
+  bool Run() {
+    int rank = comm_.rank();
+    if (comm_.world_size() != p_.tp) {
+      diags_.Report(DiagId::kLoadWorldSize, FileLoc(diags_, opts_.program_path),
+                    {std::to_string(comm_.world_size()), opts_.program_path, std::to_string(p_.tp)});
+      return false;
+    }
+    *out_ = {};
+    out_->rank = rank;
+    out_->tensors = Expected(p_, rank);
+    // Rank 0 plans every rank (it sends them, or checks them); in --source local each plans itself.
+    bool all = rank == 0 && (opts_.source == LoadOptions::Source::kRoot || opts_.verify != LoadOptions::Verify::kNone);
+    bool plans = all || opts_.source == LoadOptions::Source::kLocal;
+    if (plans && ReadCheckpointHeaders(p_, opts_.program_path, dir_, &headers_, diags_))
+      PlanShards(p_, opts_.program_path, headers_, all ? 0 : rank, all ? p_.tp - 1 : rank, &plan_, diags_);
+    if (!Agree(ctx_)) return false;
+    if (plans) files_ = std::make_unique<Files>(dir_, plan_.files);
+
+    auto start = Clock::now();
+    if (opts_.source == LoadOptions::Source::kLocal) ReadOwn();
+    else if (rank == 0) SendAll();
+    else ReceiveAll();
+    out_->seconds = Since(start);
+    for (const LoadedTensor& t : out_->tensors) out_->bytes += t.bytes.size();
+    if (!Agree(ctx_)) return false;
+
+    start = Clock::now();
+    bool ok = true;
+    if (opts_.verify == LoadOptions::Verify::kChecksum)
+      ok = VerifyChecksum(ctx_, opts_, *out_, rank == 0 ? &plan_ : nullptr,
+                          [&](const OutTensor& t, Bytes* b) {
+                            return ReadTensor(*files_, t, opts_.window_bytes, b, diags_);
+                          });
+    else if (opts_.verify == LoadOptions::Verify::kGather)
+      ok = VerifyGather(ctx_, *out_, [&](const ProgramParam& e, Bytes* b) { return ReadWhole(e, b); });
+    out_->verify_seconds = Since(start);
+    return ok;
+  }
+
+ private:
+  const RankPlan* PlanOf(int r) const {
+    for (const RankPlan& k : plan_.ranks)
+      if (k.rank == r) return &k;
+    return nullptr;
+  }
+
+  void ReadOwn() {
+    const RankPlan* mine = PlanOf(comm_.rank());
+    for (size_t i = 0; i < mine->tensors.size() && i < out_->tensors.size(); ++i)
+      if (!ReadTensor(*files_, mine->tensors[i], opts_.window_bytes, &out_->tensors[i].bytes, diags_)) return;
+  }
+
+  // Rank 0 sends each rank its tensors in batches (BatchEnd), each after a status message: empty, or
+  // rank 0's error, after which it sends that rank nothing more, so that every rank reaches the
+  // agreement that follows. One message per small tensor would cost a round trip each.
+  void SendAll() {
+    std::string error;
+    for (int r = 1; r < p_.tp; ++r) {
+      const std::vector<OutTensor>& ts = PlanOf(r)->tensors;
+      std::vector<uint64_t> sizes;
+      for (const OutTensor& t : ts) sizes.push_back(t.bytes);
+      for (size_t i = 0; i < ts.size();) {
+        size_t end = BatchEnd(sizes, i, opts_.window_bytes);
+        Bytes batch;
+        std::string status = FirstError(diags_);
+        for (size_t k = i; k < end && status.empty(); ++k) {
+          batch.resize(batch.size() + ts[k].bytes);
+          uint8_t* into = batch.data() + batch.size() - ts[k].bytes;
+          if (!ReadTensor(*files_, ts[k], opts_.window_bytes, into, diags_)) status = FirstError(diags_);
+        }
+        if (!comm_.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(status.data()), status.size()),
+                        r, &error) ||
+            (status.empty() && !comm_.Send(batch, r, &error)))
+          return CommFailed(ctx_, error);
+        if (!status.empty()) break;
+        i = end;
+      }
+    }
+    if (!diags_.has_errors()) ReadOwn();
+  }
+
+  void ReceiveAll() {
+    std::string error;
+    std::vector<LoadedTensor>& ts = out_->tensors;
+    std::vector<uint64_t> sizes;
+    for (const LoadedTensor& t : ts) sizes.push_back(ExpectedBytes(t));
+    for (size_t i = 0; i < ts.size();) {
+      size_t end = BatchEnd(sizes, i, opts_.window_bytes);
+      Bytes status, batch;
+      if (!comm_.Recv(&status, 0, &error)) return CommFailed(ctx_, error);
+      if (!status.empty()) {
+        diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
+                      {"0", std::string(status.begin(), status.end())});
+        return;
+      }
+      if (!comm_.Recv(&batch, 0, &error)) return CommFailed(ctx_, error);
+      uint64_t want = 0;
+      for (size_t k = i; k < end; ++k) want += sizes[k];
+      if (batch.size() != want) {
+        diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
+                      {"0", "it sent " + std::to_string(batch.size()) + " bytes for '" + ts[i].name + "' and the " +
+                                std::to_string(end - i - 1) + " tensors after it, which hold " + std::to_string(want) +
+                                " on rank " + std::to_string(comm_.rank())});
+        return;
+      }
+      uint64_t at = 0;
+      for (size_t k = i; k < end; at += sizes[k++])
+        ts[k].bytes.assign(batch.begin() + static_cast<long>(at), batch.begin() + static_cast<long>(at + sizes[k]));
+      i = end;
+    }
+  }
+
+  // The stored tensor an entry reads, whole, as the checkpoint holds it.
+  bool ReadWhole(const ProgramParam& e, Bytes* bytes) {
+    const SafetensorsHeader& h = headers_.at(e.file);
+    for (const SafetensorsTensor& t : h.tensors)
+      if (t.name == e.source) {
+        int f = static_cast<int>(std::find(plan_.files.begin(), plan_.files.end(), e.file) - plan_.files.begin());
+        if (f == static_cast<int>(plan_.files.size())) return false;
+        bytes->resize(t.end - t.begin);
+        return files_->Read(f, 8 + h.header_bytes + t.begin, bytes->data(), bytes->size(), diags_);
+      }
+    return false;
+  }
+
+  const Program& p_;
+  const std::string& dir_;
+  Communicator& comm_;
+  const LoadOptions& opts_;
+  LoadedShards* out_;
+  Diagnostics& diags_;
+  VerifyContext ctx_;
+  CheckpointHeaders headers_;
+  ShardPlan plan_;
+  std::unique_ptr<Files> files_;
+};
+
+}  // namespace
+
+bool LoadShards(const Program& program, const std::string& weights_dir, Communicator& comm, const LoadOptions& opts,
+                LoadedShards* out, Diagnostics& diags) {
+  return Loader(program, weights_dir, comm, opts, out, diags).Run();
+}
+
+}  // namespace tpc
