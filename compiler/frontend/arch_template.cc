@@ -214,6 +214,9 @@ std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std
       else if (key == "defaults") {
         if (!v.IsMap()) throw TemplateError{v, "defaults must be a mapping"};
         for (const auto& d : v) t.defaults.emplace_back(Key(d.first), ParseExpr(d.second));
+      } else if (key == "aliases") {
+        if (!v.IsMap()) throw TemplateError{v, "aliases must map a field to the other names configs give it"};
+        for (const auto& a : v) t.aliases[Key(a.first)] = StrList(a.second, "aliases");
       } else if (key == "pre") t.pre = ParseModules(t.file, v);
       else if (key == "post") t.post = ParseModules(t.file, v);
       else if (key == "layers") {

@@ -45,6 +45,8 @@ struct ArchTemplate {
   std::map<std::string, std::string> base_prefix_for;  ///< per model_type override
   std::vector<std::string> text_config_types;          ///< model types whose fields sit in text_config
   std::vector<std::pair<std::string, Expr>> defaults;  ///< derived fields, in order
+  /// Other names a config may give a field under (transformers' attribute_map): field -> names.
+  std::map<std::string, std::vector<std::string>> aliases;
   std::vector<ModuleTemplate> pre, post;  ///< modules before and after the decoder layers
   std::string layers_path;                ///< e.g. "{base}.layers"
   Expr layers_count = Expr::Constant(0);

@@ -381,6 +381,17 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
     ConfigFields fields;
     ReadConfigFields(doc->file, root, "the config", &fields);
     if (nested) ReadConfigFields(doc->file, tc, "text_config", &fields);
+    // A field given under another name transformers accepts (attribute_map) counts as given.
+    for (const auto& [field, names] : t->aliases) {
+      auto have = fields.find(field);
+      if (have != fields.end() && have->second.kind != ConfigValue::kNull) continue;
+      for (const std::string& name : names)
+        if (auto alt = fields.find(name); alt != fields.end() && alt->second.kind != ConfigValue::kNull) {
+          ConfigValue v = alt->second;  // messages keep the name the config used
+          fields[field] = std::move(v);
+          break;
+        }
+    }
     for (const auto& [key, v] : fields) {
       if (v.kind != ConfigValue::kNull) g.field_locs[key] = v.key_loc;  // checks point at the key
       if (v.kind == ConfigValue::kNumber && !v.per_layer) g.field_values[key] = v.value;

@@ -57,6 +57,20 @@ TEST_SUITE("model loader") {
     CHECK(g.at(g.Find("lm_head")).tied_to == -1);
   }
 
+  TEST_CASE("a qwen3_moe config saved by transformers (num_local_experts, no num_experts) loads") {
+    // transformers 5.x writes num_local_experts; num_experts is only its attribute_map alias.
+    const char* config = R"({"model_type": "qwen3_moe", "hidden_size": 64, "num_attention_heads": 8,
+      "num_key_value_heads": 4, "head_dim": 8, "intermediate_size": 128, "moe_intermediate_size": 32,
+      "num_local_experts": 16, "num_experts_per_tok": 2, "num_hidden_layers": 2, "vocab_size": 256})";
+    SourceManager sm;
+    Diagnostics diags(sm);
+    std::optional<ModelGraph> g = ParseModel("config.json", config, test::Registry(), diags);
+    REQUIRE_MESSAGE(g, RenderText(diags, false));
+    int experts = g->Find("model.layers.1.mlp.experts");
+    REQUIRE(experts >= 0);
+    CHECK(g->at(experts).params[0].shape == std::vector<int64_t>{16, 64, 64});
+  }
+
   TEST_CASE("tie_word_embeddings ties lm_head to the embedding") {
     Loaded l = FromPath(test::SourcePath("tests/data/configs/meta-llama__Llama-3.2-1B/config.json"));
     REQUIRE(l.model);
