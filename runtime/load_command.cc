@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "ir/program_json.h"
+#include "runtime/command_output.h"
 #include "support/exit_code.h"
 #include "support/limits.h"
 
@@ -21,18 +22,6 @@ bool ParseInt(const char* s, long lo, long hi, int* out) {
   return true;
 }
 
-void Render(const Diagnostics& diags, std::ostream& err) {
-  for (const Diagnostic& d : diags.all()) {
-    if (d.loc.valid() && d.loc.line > 0)
-      err << diags.sources().path(d.loc.file) << ":" << d.loc.line << ":" << d.loc.column << ": ";
-    else
-      err << "tpc-run: ";
-    err << (d.severity == Severity::kWarning ? "warning" : d.severity == Severity::kNote ? "note" : "error") << ": "
-        << d.message << " [" << d.code << "]\n";
-  }
-}
-
-double Rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
 
 const char* SourceName(LoadOptions::Source s) { return s == LoadOptions::Source::kRoot ? "root" : "local"; }
 
@@ -65,12 +54,12 @@ void Report(const LoadRequest& req, const std::vector<RankStats>& ranks, std::os
     j["verify"] = verify;
     j["bytes"] = total;
     j["seconds"] = slowest;
-    j["gbps"] = Rate(total, slowest);
+    j["gbps"] = GigabytesPerSecond(total, slowest);
     j["ranks"] = nlohmann::ordered_json::array();
     for (size_t r = 0; r < ranks.size(); ++r) {
       const RankStats& k = ranks[r];
       nlohmann::ordered_json row = {{"rank", r}, {"tensors", k.tensors}, {"bytes", k.bytes}, {"seconds", k.seconds},
-                                    {"gbps", Rate(k.bytes, k.seconds)}, {"verify_seconds", k.verify_seconds}};
+                                    {"gbps", GigabytesPerSecond(k.bytes, k.seconds)}, {"verify_seconds", k.verify_seconds}};
       if (!k.sha256.empty()) row["sha256"] = k.sha256;
       j["ranks"].push_back(row);
     }
@@ -82,11 +71,11 @@ void Report(const LoadRequest& req, const std::vector<RankStats>& ranks, std::os
   for (size_t r = 0; r < ranks.size(); ++r) {
     const RankStats& k = ranks[r];
     std::snprintf(line, sizeof line, "%4zu  %7d  %14llu  %8.3f  %6.2f\n", r, k.tensors,
-                  static_cast<unsigned long long>(k.bytes), k.seconds, Rate(k.bytes, k.seconds));
+                  static_cast<unsigned long long>(k.bytes), k.seconds, GigabytesPerSecond(k.bytes, k.seconds));
     out << line;
   }
   std::snprintf(line, sizeof line, "%.3f GB in %.3f s, %.2f GB/s", static_cast<double>(total) / 1e9, slowest,
-                Rate(total, slowest));
+                GigabytesPerSecond(total, slowest));
   out << "loaded " << ranks.size() << " ranks from " << req.weights << " (--source " << SourceName(req.options.source)
       << ", " << line << ")";
   if (req.options.verify != LoadOptions::Verify::kNone) out << "; --verify " << verify << ": every byte matches";
@@ -125,17 +114,17 @@ int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& 
   SourceManager sources;
   Diagnostics diags(sources);
   std::optional<Program> program = ReadProgramJson(req.program, diags);
-  if (!program) return Render(diags, err), kExitUsage;
+  if (!program) return RenderRunDiagnostics(diags, err), kExitUsage;
   if (env.world_size != program->tp) {
     diags.Report(DiagId::kLoadWorldSize, {sources.AddPath(req.program), 0, 0, 0},
                  {std::to_string(env.world_size), req.program, std::to_string(program->tp)});
-    return Render(diags, err), kExitUsage;
+    return RenderRunDiagnostics(diags, err), kExitUsage;
   }
   std::string error;
   std::unique_ptr<Communicator> comm = connect(env, std::chrono::seconds(req.timeout_seconds), &error);
   if (!comm) {
     diags.Report(DiagId::kLoadCommFailed, {}, {std::to_string(env.rank), error});
-    return Render(diags, err), kExitUsage;
+    return RenderRunDiagnostics(diags, err), kExitUsage;
   }
   LoadOptions opts = req.options;
   opts.program_path = req.program;
@@ -152,7 +141,7 @@ int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& 
     }
   }
   if (!ok) {
-    Render(diags, err);
+    RenderRunDiagnostics(diags, err);
     bool wrong_bytes = false;
     for (const Diagnostic& d : diags.all()) wrong_bytes |= d.id == DiagId::kLoadVerifyFailed;
     // A peer may be gone: the group's teardown could wait on it, so the process ends without it.

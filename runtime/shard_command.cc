@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "ir/program_json.h"
+#include "runtime/command_output.h"
 #include "runtime/shard_plan.h"
 #include "runtime/shard_writer.h"
 #include "support/exit_code.h"
@@ -14,26 +15,6 @@
 namespace tpc {
 namespace {
 
-const char* SeverityName(Severity s) {
-  switch (s) {
-    case Severity::kNote: return "note";
-    case Severity::kWarning: return "warning";
-    default: return "error";
-  }
-}
-
-// "path:line:col: error: message [code]", or "tpc-run: error: ..." when it names no file.
-void Render(const Diagnostics& diags, std::ostream& err) {
-  for (const Diagnostic& d : diags.all()) {
-    if (d.loc.valid() && d.loc.line > 0)
-      err << diags.sources().path(d.loc.file) << ":" << d.loc.line << ":" << d.loc.column << ": ";
-    else
-      err << "tpc-run: ";
-    err << SeverityName(d.severity) << ": " << d.message << " [" << d.code << "]\n";
-  }
-}
-
-double Rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
 
 void Summary(const ShardResult& r, const ShardRequest& req, std::ostream& out) {
   if (req.json) {
@@ -44,11 +25,11 @@ void Summary(const ShardResult& r, const ShardRequest& req, std::ostream& out) {
     j["seconds"] = r.seconds;
     j["copy_seconds"] = r.copy_seconds;
     j["commit_seconds"] = r.commit_seconds;
-    j["gbps"] = Rate(r.bytes_written, r.seconds);
+    j["gbps"] = GigabytesPerSecond(r.bytes_written, r.seconds);
     j["ranks"] = nlohmann::ordered_json::array();
     for (const RankResult& k : r.ranks)
       j["ranks"].push_back({{"rank", k.rank}, {"file", k.file}, {"bytes", k.bytes}, {"sha256", k.sha256},
-                            {"skipped", k.skipped}, {"seconds", k.seconds}, {"gbps", Rate(k.bytes, k.seconds)}});
+                            {"skipped", k.skipped}, {"seconds", k.seconds}, {"gbps", GigabytesPerSecond(k.bytes, k.seconds)}});
     out << j.dump(2) << "\n";
     return;
   }
@@ -56,7 +37,7 @@ void Summary(const ShardResult& r, const ShardRequest& req, std::ostream& out) {
   for (const RankResult& k : r.ranks) (k.skipped ? skipped : written)++;
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.3f GB in %.2f s, %.2f GB/s", static_cast<double>(r.bytes_written) / 1e9,
-                r.seconds, Rate(r.bytes_written, r.seconds));
+                r.seconds, GigabytesPerSecond(r.bytes_written, r.seconds));
   out << "wrote " << written << " rank file" << (written == 1 ? "" : "s") << ", skipped " << skipped
       << " unchanged, to " << req.out << "/ (" << rate << ")\n";
 }
@@ -67,7 +48,7 @@ int RunShardCommand(const ShardRequest& req, std::ostream& out, std::ostream& er
   SourceManager sources;
   Diagnostics diags(sources);
   auto fail = [&] {
-    Render(diags, err);
+    RenderRunDiagnostics(diags, err);
     return kExitUsage;
   };
   std::optional<Program> program = ReadProgramJson(req.program, diags);

@@ -9,14 +9,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-const char* SeverityName(Severity s) {
-  switch (s) {
-    case Severity::kNote: return "note";
-    case Severity::kWarning: return "warning";
-    default: return "error";
-  }
-}
-
 ordered_json Place(const SourceManager& sm, SourceLoc loc) {
   ordered_json j;
   j["file"] = loc.valid() ? ordered_json(sm.path(loc.file)) : ordered_json(nullptr);

@@ -7,16 +7,6 @@
 namespace tpc {
 namespace {
 
-const char* SeverityName(Severity s) {
-  switch (s) {
-    case Severity::kNote: return "note";
-    case Severity::kWarning: return "warning";
-    case Severity::kError:
-    case Severity::kFatal: return "error";
-  }
-  return "?";
-}
-
 const char* SeverityColor(Severity s) {
   switch (s) {
     case Severity::kNote: return "\033[1;36m";

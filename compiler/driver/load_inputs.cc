@@ -1,6 +1,5 @@
 #include "driver/load_inputs.h"
 
-#include <filesystem>
 #include <memory>
 
 #include "frontend/bind_checkpoint.h"
@@ -18,8 +17,7 @@ std::optional<Inputs> LoadInputs(const std::string& model_path, const PlanReques
   if (!model || diags.has_fatal()) return std::nullopt;
   // A checkpoint directory with weights: its headers are read and bound to the model here; what
   // disagrees with config.json is reported by check-checkpoint.
-  std::error_code ec;
-  if (std::filesystem::is_directory(model_path, ec) && HasWeights(model_path)) {
+  if (HasWeights(model_path)) {
     std::optional<Checkpoint> checkpoint = LoadCheckpoint(model_path, diags);
     if (!checkpoint || diags.has_fatal()) return std::nullopt;
     model->checkpoint = std::make_shared<const CheckpointBinding>(BindCheckpoint(*model, std::move(*checkpoint)));

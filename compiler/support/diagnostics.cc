@@ -1,6 +1,16 @@
 #include "support/diagnostics.h"
 
 namespace tpc {
+
+const char* SeverityName(Severity s) {
+  switch (s) {
+    case Severity::kNote: return "note";
+    case Severity::kWarning: return "warning";
+    case Severity::kError:
+    case Severity::kFatal: return "error";
+  }
+  return "?";
+}
 namespace {
 
 struct DiagInfo {

@@ -10,6 +10,8 @@
 namespace tpc {
 
 enum class Severity { kNote, kWarning, kError, kFatal };
+/// "note", "warning" or "error" (a fatal diagnostic is an error to its reader).
+const char* SeverityName(Severity s);
 
 /// Every diagnostic tpc can emit, from diagnostic_kinds.def.
 enum class DiagId {
