@@ -77,9 +77,10 @@ class Evaluator {
   std::optional<double> Lookup(std::string_view name) {
     if (name == "layer") return layer_ < 0 ? std::nullopt : std::optional<double>(layer_);
     if (StartsWith(name, "layer_type.")) {
-      YAML::Node types = config_["layer_types"];
+      YAML::Node types = Node("layer_types");
       if (layer_ < 0 || !types || !types.IsSequence() || layer_ >= static_cast<int>(types.size())) return std::nullopt;
-      return types[layer_].Scalar() == name.substr(11) ? 1.0 : 0.0;
+      const YAML::Node& ct = types;
+      return ct[layer_].IsScalar() && ct[layer_].Scalar() == name.substr(11) ? 1.0 : 0.0;
     }
     if (std::optional<double> v = Field(name)) return v;
     auto alias = t_.aliases.find(std::string(name));
@@ -102,12 +103,16 @@ class Evaluator {
   }
 
   // A config value by dotted path; null, absent, text and containers are unset.
+  // (yaml-cpp's `n = n[k]` would assign into the config: reset() rebinds instead.)
   YAML::Node Node(std::string_view path) const {
-    YAML::Node n = config_;
+    YAML::Node n;
+    n.reset(config_);
     for (std::string_view part : Split(path, '.')) {
       if (!n.IsMap()) return YAML::Node();
-      n = n[std::string(part)];
-      if (!n) return YAML::Node();
+      const YAML::Node& cn = n;
+      YAML::Node child = cn[std::string(part)];
+      if (!child) return YAML::Node();
+      n.reset(child);
     }
     return n;
   }
@@ -151,7 +156,7 @@ class Evaluator {
 
  private:
   const ArchTemplate& t_;
-  YAML::Node config_;
+  const YAML::Node config_;
   int depth_ = 0;
 };
 
@@ -217,7 +222,14 @@ std::optional<ForwardSpec> LoadForwardSpec(const ModelGraph& g, const ArchRegist
   bool nested = std::find(t->text_config_types.begin(), t->text_config_types.end(), g.model_type) !=
                 t->text_config_types.end();
   YAML::Node config = nested && doc->root["text_config"] ? doc->root["text_config"] : doc->root;
-  return EvalForwardSpec(g, *t, config);
+  try {
+    return EvalForwardSpec(g, *t, config);
+  } catch (const YAML::Exception& e) {
+    ForwardSpec spec;
+    spec.modules.resize(g.modules().size());
+    spec.problems.push_back(file + ": " + e.msg);
+    return spec;
+  }
 }
 
 }  // namespace tpc

@@ -1,0 +1,111 @@
+// The LibTorch reference forward against transformers: each fixture in tests/data/verify/<case>/
+// holds a tiny random-weight model (config.json, model.safetensors) and what transformers computed
+// for it (expected.safetensors: input_ids [2, 8], logits, hidden.<i> as output_hidden_states).
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "runtime/verify/checkpoint_tensors.h"
+#include "runtime/verify/reference_forward.h"
+
+// Debian's LibTorch brings glog, whose CHECK aborts; doctest's must win.
+#undef CHECK
+#include <doctest/doctest.h>
+
+namespace fs = std::filesystem;
+using namespace tpc::verify;
+
+namespace {
+
+// TPC_VERIFY_DATA overrides the fixtures' directory (for fixtures made elsewhere).
+fs::path DataDir() {
+  if (const char* d = std::getenv("TPC_VERIFY_DATA")) return d;
+  return fs::path(TPC_SOURCE_DIR) / "tests" / "data" / "verify";
+}
+
+std::vector<fs::path> Cases() {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(DataDir(), ec))
+    if (fs::exists(e.path() / "expected.safetensors")) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// max |a - b| / max |b|
+double RelError(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor ref = b.to(at::kDouble);
+  return (a.to(at::kDouble) - ref).abs().max().item<double>() / ref.abs().max().item<double>();
+}
+
+struct Fixture {
+  std::map<std::string, at::Tensor> tensors;
+  int hidden = 0;
+};
+
+Fixture ReadExpected(const fs::path& dir) {
+  std::vector<std::pair<std::string, at::Tensor>> list;
+  std::string err;
+  INFO(err);
+  REQUIRE(ReadSafetensorsFile((dir / "expected.safetensors").string(), &list, &err));
+  Fixture f;
+  for (auto& [name, t] : list) {
+    f.hidden += name.rfind("hidden.", 0) == 0;
+    f.tensors[name] = t;
+  }
+  return f;
+}
+
+// Runs every fixture in `dtype`; returns the families covered and checks every output.
+std::set<std::string> CheckAll(at::ScalarType dtype, double tolerance) {
+  std::set<std::string> families;
+  for (const fs::path& dir : Cases()) {
+    CAPTURE(dir.filename().string());
+    ReferenceModel model;
+    std::string err;
+    bool loaded = LoadReferenceModel(dir.string(), dtype, &model, &err);
+    INFO(err);
+    REQUIRE(loaded);
+    CHECK(model.forward.problems.empty());
+    Fixture f = ReadExpected(dir);
+    ForwardOutput out;
+    bool ran = RunReferenceForward(model, f.tensors.at("input_ids"), &out, &err);
+    INFO(err);
+    REQUIRE(ran);
+    CHECK((out.logits.scalar_type() == dtype));
+    double worst = RelError(out.logits, f.tensors.at("logits"));
+    CHECK(worst <= tolerance);
+    REQUIRE(static_cast<int>(out.hidden.size()) == f.hidden);
+    for (int i = 0; i < f.hidden; ++i) {
+      CAPTURE(i);
+      double e = RelError(out.hidden[i], f.tensors.at("hidden." + std::to_string(i)));
+      CHECK(e <= tolerance);
+      worst = std::max(worst, e);
+    }
+    MESSAGE(dir.filename().string() << " (" << model.graph.family << "): max relative error " << worst);
+    families.insert(model.graph.family);
+  }
+  return families;
+}
+
+const std::set<std::string> kCovered = {"llama", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe",
+                                        "starcoder2", "gpt_neox", "gemma2", "gemma3"};
+
+}  // namespace
+
+TEST_SUITE("reference forward") {
+  TEST_CASE("every fixture matches transformers' logits and hidden states in fp32 within 1e-5") {
+    std::set<std::string> families = CheckAll(at::kFloat, 1e-5);
+    for (const std::string& f : kCovered) {
+      CAPTURE(f);
+      CHECK(families.count(f) == 1);
+    }
+  }
+
+  TEST_CASE("in fp64 the forward computes in fp64 and stays within the fp32 fixtures' rounding") {
+    std::set<std::string> families = CheckAll(at::kDouble, 1e-5);
+    CHECK(families.size() == kCovered.size());
+  }
+}
