@@ -67,7 +67,17 @@ std::vector<ForwardAttrTemplate> ParseAttrs(int file, const YAML::Node& n) {
   return out;
 }
 
-const char* const kKindKeys[] = {"embedding", "norm", "linear", "attention", "add", "mul", "router", "experts"};
+const std::pair<const char*, ModuleKind> kKindKeys[] = {
+    {"embedding", ModuleKind::kEmbedding}, {"norm", ModuleKind::kNorm},     {"linear", ModuleKind::kLinear},
+    {"attention", ModuleKind::kAttention}, {"add", ModuleKind::kAdd},       {"mul", ModuleKind::kMul},
+    {"router", ModuleKind::kRouter},       {"experts", ModuleKind::kExperts}};
+
+// The architecture file's name of a kind ("mul"), as its `kind:` fields spell it.
+const char* KindKey(ModuleKind k) {
+  for (const auto& [name, kind] : kKindKeys)
+    if (kind == k) return name;
+  return "";
+}
 
 // Evaluates expressions for one module: config fields by dotted path, defaults, layer variables.
 class Evaluator {
@@ -172,7 +182,7 @@ ForwardTemplate ParseForwardTemplate(int file, const YAML::Node& n) {
     if (key == "modules") {
       if (!kv.second.IsMap()) throw ForwardTemplateError{kv.second, "forward.modules must map module names to attributes"};
       for (const auto& m : kv.second) t.by_module[m.first.Scalar()] = ParseAttrs(file, m.second);
-    } else if (std::find(std::begin(kKindKeys), std::end(kKindKeys), key) != std::end(kKindKeys)) {
+    } else if (std::any_of(std::begin(kKindKeys), std::end(kKindKeys), [&](const auto& k) { return key == k.first; })) {
       t.by_kind[key] = ParseAttrs(file, kv.second);
     } else {
       throw ForwardTemplateError{kv.first, "unknown forward field '" + key + "' (expected a module kind or 'modules')"};
@@ -191,7 +201,7 @@ ForwardSpec EvalForwardSpec(const ModelGraph& g, const ArchTemplate& t, const YA
     if (m.kind == ModuleKind::kContainer) continue;
     ev.layer_ = m.layer;
     ModuleForward& out = spec.modules[id];
-    if (auto it = t.forward.by_kind.find(KindName(m.kind)); it != t.forward.by_kind.end())
+    if (auto it = t.forward.by_kind.find(KindKey(m.kind)); it != t.forward.by_kind.end())
       for (const ForwardAttrTemplate& a : it->second) ev.Apply(a, m.name, &out, &spec.problems);
     // Overrides by the module's name in the template: layer-relative inside the layers.
     std::string rel = m.name;
