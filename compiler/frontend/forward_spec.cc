@@ -140,11 +140,18 @@ class Evaluator {
   // Fills `out` with `a`, or says why it could not.
   void Apply(const ForwardAttrTemplate& a, const std::string& module, ModuleForward* out, std::vector<std::string>* problems) {
     if (a.is_string) {
-      for (const std::string& c : a.config_names)
+      for (std::string c : a.config_names) {
+        if (c.find("{layer_type}") != std::string::npos) {
+          YAML::Node types = Node("layer_types");
+          const YAML::Node& ct = types;
+          if (layer_ < 0 || !types.IsSequence() || layer_ >= static_cast<int>(types.size()) || !ct[layer_].IsScalar()) continue;
+          c = ReplaceAll(c, "{layer_type}", ct[layer_].Scalar());
+        }
         if (YAML::Node n = Node(c); n && n.IsScalar()) {
           out->str[a.name] = n.Scalar();
           return;
         }
+      }
       if (a.has_default) out->str[a.name] = a.default_text;
       else problems->push_back(a.name + " of '" + module + "': none of " + Join(a.config_names, ", ") + " is set");
       return;

@@ -21,7 +21,7 @@ class Diagnostics;
 /// One numeric semantics attribute of the `forward` section of an architecture file: a number or
 /// an expression, or a list of them of which the first whose variables are all set applies
 /// (`eps: [rms_norm_eps, 1e-6]`); or, for a string attribute, a constant or the first set config
-/// field of `config` with a `default`.
+/// field of `config` (a name may hold `{layer_type}`: config.layer_types[layer]) with a `default`.
 struct ForwardAttrTemplate {
   std::string name;
   bool is_string = false;

@@ -96,10 +96,12 @@ at::Tensor EvalModule(const ModuleCall& c) {
     case ModuleKind::kMul:
       return GatedMul(c.inputs.at(0), c.inputs.size() > 1 ? c.inputs[1] : at::Tensor(), Str(a, "act", "silu"));
     case ModuleKind::kAttention: {
-      if (std::string rope = Str(a, "rope_type", "default"); rope != "default")
-        throw std::invalid_argument("'" + m.name + "': rope type '" + rope + "' is not computed yet");
+      std::string rope = Str(a, "rope_type", "default");
+      if (rope != "default" && rope != "linear")
+        throw std::invalid_argument("'" + m.name + "': rope type '" + rope + "' is not computed yet (default and linear are)");
       AttentionAttrs at{c.heads, c.kv_heads, Need(a, "rope_theta", m), a.Num("rotary_fraction", 1),
-                        a.Num("scale", 0), a.Num("softcap", 0), static_cast<int64_t>(a.Num("window", 0))};
+                        rope == "linear" ? Need(a, "rope_factor", m) : 1.0, a.Num("scale", 0), a.Num("softcap", 0),
+                        static_cast<int64_t>(a.Num("window", 0))};
       at::Tensor q, k, v;
       if (c.inputs.size() == 3) {
         q = c.inputs[0], k = c.inputs[1], v = c.inputs[2];

@@ -73,6 +73,7 @@ at::Tensor Attention(const at::Tensor& q_in, const at::Tensor& k_in, const at::T
   if (rot > 0) {
     auto opts = q.options();
     at::Tensor inv_freq = 1.0 / at::pow(a.rope_theta, at::arange(0, rot, 2, opts.dtype(at::kLong)).to(opts) / rot);
+    if (a.rope_factor != 1) inv_freq = inv_freq / a.rope_factor;
     at::Tensor freqs = positions.to(opts).unsqueeze(1) * inv_freq.unsqueeze(0);  // [T, rot/2]
     at::Tensor emb = at::cat({freqs, freqs}, -1);
     at::Tensor cos = emb.cos(), sin = emb.sin();

@@ -38,6 +38,7 @@ struct AttentionAttrs {
   int64_t kv_heads = 0;
   double rope_theta = 10000;
   double rotary_fraction = 1;  ///< the leading part of head_dim that rotates
+  double rope_factor = 1;      ///< linear rope scaling: frequencies divided by it
   double scale = 0;            ///< 0: 1 / sqrt(head_dim)
   double softcap = 0;          ///< 0: none
   int64_t window = 0;          ///< 0: none; else a key is seen when query - key < window

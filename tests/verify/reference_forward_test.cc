@@ -61,7 +61,10 @@ Fixture ReadExpected(const fs::path& dir) {
 // Runs every fixture in `dtype`; returns the families covered and checks every output.
 std::set<std::string> CheckAll(at::ScalarType dtype, double tolerance) {
   std::set<std::string> families;
-  for (const fs::path& dir : Cases()) {
+  std::vector<fs::path> cases = Cases();
+  INFO("no fixtures in " << DataDir().string() << " (tools/make_verify_fixtures.py writes them)");
+  REQUIRE(!cases.empty());
+  for (const fs::path& dir : cases) {
     CAPTURE(dir.filename().string());
     ReferenceModel model;
     std::string err;
