@@ -81,7 +81,9 @@ at::Tensor EvalModule(const ModuleCall& c) {
       return Embedding(c.inputs.at(0), param(0), a.Num("scale", 1));
     case ModuleKind::kNorm: {
       NormAttrs n{Str(a, "type", "rms"), Need(a, "eps", m), a.Num("offset", 0)};
-      return Norm(c.inputs.at(static_cast<size_t>(a.Num("input", 0))), param(0), param(1), n);
+      // Several inputs come through a dropped add (gpt_neox's parallel residual): the data says which.
+      size_t input = c.inputs.size() == 1 ? 0 : static_cast<size_t>(Need(a, "input", m));
+      return Norm(c.inputs.at(input), param(0), param(1), n);
     }
     case ModuleKind::kLinear: {
       at::Tensor out = Linear(c.inputs.at(0), param(0), param(1), a.Num("softcap", 0));
