@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <map>
 #include <memory>
 #include <stdexcept>
 
@@ -131,23 +132,24 @@ bool RunReferenceForward(const ReferenceModel& model, const at::Tensor& ids, For
   at::Tensor positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong));
   std::vector<at::Tensor> values(g.modules().size());
   // A router's output goes to the experts module beside it (same parent): the dataflow feeds the
-  // experts the router's input, not its output.
-  std::vector<int> router_of(g.modules().size(), -1);
+  // experts the router's input, not its output. Each router runs just before its experts.
+  std::map<int, int> router_in;  // parent -> router
   for (size_t i = 0; i < g.modules().size(); ++i)
-    if (g.modules()[i].kind == ModuleKind::kRouter)
-      for (size_t j = 0; j < g.modules().size(); ++j)
-        if (g.modules()[j].kind == ModuleKind::kExperts && g.modules()[j].parent == g.modules()[i].parent)
-          router_of[j] = static_cast<int>(i);
-  // Routers first within their block: sort is stable on the topological order otherwise.
+    if (g.modules()[i].kind == ModuleKind::kRouter) router_in[g.modules()[i].parent] = static_cast<int>(i);
+  std::vector<int> router_of(g.modules().size(), -1);
+  for (size_t j = 0; j < g.modules().size(); ++j)
+    if (auto it = router_in.find(g.modules()[j].parent); g.modules()[j].kind == ModuleKind::kExperts && it != router_in.end())
+      router_of[j] = it->second;
   std::vector<int> order;
-  for (int id : flow.order)
-    if (g.at(id).kind == ModuleKind::kExperts && router_of[id] >= 0) {
-      auto it = std::find(order.begin(), order.end(), router_of[id]);
-      if (it == order.end()) order.push_back(router_of[id]);
-      order.push_back(id);
-    } else if (std::find(order.begin(), order.end(), id) == order.end()) {
-      order.push_back(id);
+  std::vector<bool> placed(g.modules().size(), false);
+  for (int id : flow.order) {
+    if (router_of[id] >= 0 && !placed[router_of[id]]) {
+      order.push_back(router_of[id]);
+      placed[router_of[id]] = true;
     }
+    if (!placed[id]) order.push_back(id);
+    placed[id] = true;
+  }
   try {
     for (int id : order) {
       const Module& m = g.at(id);
