@@ -89,6 +89,34 @@ bool ReadSafetensorsFile(const std::string& path, std::vector<std::pair<std::str
   return true;
 }
 
+struct StoredTensors::File {
+  OpenFile f;
+  std::string path;
+};
+
+StoredTensors::StoredTensors() = default;
+StoredTensors::~StoredTensors() = default;
+
+bool StoredTensors::Open(const Checkpoint& checkpoint, std::string* err) {
+  checkpoint_ = &checkpoint;
+  files_.clear();
+  for (const CheckpointFile& cf : checkpoint.files) {
+    files_.push_back(std::make_unique<File>());
+    files_.back()->path = cf.path;
+    if (!tpc::verify::Open(cf.path, &files_.back()->f, err)) return false;
+  }
+  return true;
+}
+
+bool StoredTensors::Read(const std::string& name, at::Tensor* out, std::string* err) const {
+  int index = checkpoint_ ? checkpoint_->Find(name) : -1;
+  if (index < 0) return *err = "no stored tensor '" + name + "'", false;
+  const File& file = *files_.at(checkpoint_->tensors[index].file);
+  auto it = file.f.by_name.find(name);
+  if (it == file.f.by_name.end()) return *err = "tensor '" + name + "' is not in " + file.path, false;
+  return tpc::verify::Read(file.f, file.path, *it->second, out, err);
+}
+
 bool ReadParameters(const ModelGraph& g, at::ScalarType dtype, std::vector<std::vector<at::Tensor>>* out,
                     std::string* err) {
   const CheckpointBinding* b = g.checkpoint.get();
@@ -101,9 +129,8 @@ bool ReadParameters(const ModelGraph& g, at::ScalarType dtype, std::vector<std::
     *err = "the checkpoint does not match config.json at '" + p.stored + "'" + (p.detail.empty() ? "" : ": " + p.detail);
     return false;
   }
-  std::vector<OpenFile> files(b->checkpoint.files.size());
-  for (size_t i = 0; i < files.size(); ++i)
-    if (!Open(b->checkpoint.files[i].path, &files[i], err)) return false;
+  StoredTensors stored;
+  if (!stored.Open(b->checkpoint, err)) return false;
   const auto& modules = g.modules();
   out->assign(modules.size(), {});
   for (size_t m = 0; m < modules.size(); ++m) {
@@ -115,14 +142,8 @@ bool ReadParameters(const ModelGraph& g, at::ScalarType dtype, std::vector<std::
       at::Tensor whole = at::empty(param.shape, at::TensorOptions().dtype(dtype));
       bool per_expert = pieces.front().expert >= 0;
       for (const StoredPiece& piece : pieces) {
-        const StoredTensor& st = b->checkpoint.tensors[piece.tensor];
-        const OpenFile& f = files[st.file];
-        auto it = f.by_name.find(st.name);
         at::Tensor x;
-        if (it == f.by_name.end() || !Read(f, b->checkpoint.files[st.file].path, *it->second, &x, err)) {
-          if (err->empty()) *err = "tensor '" + st.name + "' is not in its file";
-          return false;
-        }
+        if (!stored.Read(b->checkpoint.tensors[piece.tensor].name, &x, err)) return false;
         at::Tensor dst = per_expert ? whole[piece.expert] : whole;
         dst.narrow(0, piece.offset, x.size(0)).copy_(x.to(dtype));
       }

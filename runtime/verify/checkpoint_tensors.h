@@ -7,12 +7,32 @@
 
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "ir/checkpoint.h"
 #include "ir/model_graph.h"
 
 namespace tpc::verify {
+
+/// A checkpoint's safetensors files, open, for reading stored tensors by name (what the sharded
+/// forward's LocalParams takes as its StoredSource).
+class StoredTensors {
+ public:
+  StoredTensors();
+  ~StoredTensors();
+  /// Opens and validates every file of `checkpoint`; false with `err` on the first that fails.
+  bool Open(const Checkpoint& checkpoint, std::string* err);
+  /// The stored tensor `name` as stored (F32, F64, F16, BF16, I64, I32); false with `err` when it
+  /// is absent, unreadable or of another dtype.
+  bool Read(const std::string& name, at::Tensor* out, std::string* err) const;
+
+ private:
+  struct File;
+  const Checkpoint* checkpoint_ = nullptr;
+  std::vector<std::unique_ptr<File>> files_;
+};
 
 /// Every parameter of every module of `g` (whose `checkpoint` binding must be set), as `dtype`;
 /// a tied module's empty parameter takes the tensor it is tied to. False with `err` on a binding

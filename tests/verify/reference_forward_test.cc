@@ -5,9 +5,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <fstream>
 #include <set>
+#include <sstream>
 
+#include "frontend/checkpoint_loader.h"
 #include "runtime/verify/checkpoint_tensors.h"
+#include "support/diagnostics.h"
+#include "support/source_manager.h"
 #include "runtime/verify/reference_forward.h"
 
 // Debian's LibTorch brings glog, whose CHECK aborts; doctest's must win.
@@ -15,6 +20,7 @@
 #include <doctest/doctest.h>
 
 namespace fs = std::filesystem;
+using namespace tpc;
 using namespace tpc::verify;
 
 namespace {
@@ -99,6 +105,27 @@ std::set<std::string> CheckAll(at::ScalarType dtype, double tolerance) {
   return families;
 }
 
+// A fresh directory under the system's temporary one, removed at scope exit.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tpc-verify-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string ReadText(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 const std::set<std::string> kCovered = {"llama", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe",
                                         "starcoder2", "gpt_neox", "gemma2", "gemma3"};
 
@@ -116,5 +143,38 @@ TEST_SUITE("reference forward") {
   TEST_CASE("in float64 the forward computes in float64 and stays within 1e-5 of the fixtures") {
     std::set<std::string> families = CheckAll(at::kDouble, 1e-5);
     CHECK(families.size() == kCovered.size());
+  }
+
+  TEST_CASE("a rope type the reference does not compute is an error naming the module, not a wrong answer") {
+    ScratchDir dir;
+    fs::path src = DataDir() / "llama";
+    fs::copy_file(src / "model.safetensors", dir.path / "model.safetensors");
+    std::string config = ReadText(src / "config.json");
+    size_t at = config.find("\"rope_type\": \"default\"");
+    REQUIRE(at != std::string::npos);
+    config.replace(at, std::string("\"rope_type\": \"default\"").size(), "\"rope_type\": \"yarn\"");
+    std::ofstream(dir.path / "config.json") << config;
+    ReferenceModel model;
+    std::string err;
+    REQUIRE(LoadReferenceModel(dir.path.string(), at::kFloat, &model, &err));
+    ForwardOutput out;
+    CHECK_FALSE(RunReferenceForward(model, at::zeros({1, 4}, at::kLong), &out, &err));
+    CHECK(err == "'model.layers.0.self_attn.attention': rope type 'yarn' is not computed yet (default and linear are)");
+  }
+
+  TEST_CASE("stored tensors read by name as stored; an absent name is an error") {
+    SourceManager sources;
+    Diagnostics diags(sources);
+    std::optional<Checkpoint> ckpt = LoadCheckpoint((DataDir() / "mixtral").string(), diags);
+    REQUIRE(ckpt);
+    StoredTensors stored;
+    std::string err;
+    REQUIRE(stored.Open(*ckpt, &err));
+    at::Tensor w1;
+    REQUIRE(stored.Read("model.layers.1.block_sparse_moe.experts.3.w1.weight", &w1, &err));
+    CHECK(w1.sizes().vec() == std::vector<int64_t>{8, 16});
+    CHECK((w1.scalar_type() == at::kFloat));
+    CHECK_FALSE(stored.Read("model.layers.1.mlp.experts.gate_up_proj", &w1, &err));
+    CHECK(err == "no stored tensor 'model.layers.1.mlp.experts.gate_up_proj'");
   }
 }
