@@ -186,13 +186,19 @@ ForwardTemplate ParseForwardTemplate(int file, const YAML::Node& n) {
   for (const auto& kv : n) {
     if (!kv.first.IsScalar()) throw ForwardTemplateError{kv.first, "keys must be strings"};
     std::string key = kv.first.Scalar();
-    if (key == "modules") {
+    if (key == "model_types") {
+      if (!kv.second.IsSequence()) throw ForwardTemplateError{kv.second, "forward.model_types must be a list of model types"};
+      for (const YAML::Node& m : kv.second) {
+        if (!m.IsScalar()) throw ForwardTemplateError{m, "forward.model_types must be a list of model types"};
+        t.model_types.push_back(m.Scalar());
+      }
+    } else if (key == "modules") {
       if (!kv.second.IsMap()) throw ForwardTemplateError{kv.second, "forward.modules must map module names to attributes"};
       for (const auto& m : kv.second) t.by_module[m.first.Scalar()] = ParseAttrs(file, m.second);
     } else if (std::any_of(std::begin(kKindKeys), std::end(kKindKeys), [&](const auto& k) { return key == k.first; })) {
       t.by_kind[key] = ParseAttrs(file, kv.second);
     } else {
-      throw ForwardTemplateError{kv.first, "unknown forward field '" + key + "' (expected a module kind or 'modules')"};
+      throw ForwardTemplateError{kv.first, "unknown forward field '" + key + "' (expected a module kind, 'modules' or 'model_types')"};
     }
   }
   return t;
@@ -201,6 +207,10 @@ ForwardTemplate ParseForwardTemplate(int file, const YAML::Node& n) {
 ForwardSpec EvalForwardSpec(const ModelGraph& g, const ArchTemplate& t, const YAML::Node& config) {
   ForwardSpec spec;
   spec.modules.resize(g.modules().size());
+  const std::vector<std::string>& types = t.forward.model_types;
+  spec.covered = t.forward.present &&
+                 (types.empty() || std::find(types.begin(), types.end(), g.model_type) != types.end());
+  if (!spec.covered) return spec;
   Evaluator ev(t, config);
   std::string layers = ReplaceAll(t.layers_path, "{base}", g.base_prefix) + ".";
   for (size_t id = 0; id < g.modules().size(); ++id) {

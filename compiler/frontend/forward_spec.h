@@ -35,6 +35,8 @@ struct ForwardAttrTemplate {
 /// The `forward` section: attributes per module kind, and per module name overriding them.
 struct ForwardTemplate {
   bool present = false;
+  /// The model types whose numerics the section describes; empty: all of the family's.
+  std::vector<std::string> model_types;
   std::map<std::string, std::vector<ForwardAttrTemplate>> by_kind;    ///< "norm", "attention", ...
   std::map<std::string, std::vector<ForwardAttrTemplate>> by_module;  ///< names as in the module lists
 };
@@ -61,6 +63,9 @@ struct ModuleForward {
 
 /// The `forward` attributes of every module of a model, evaluated against its config.
 struct ForwardSpec {
+  /// False when the family's file has no forward section, or one whose model_types leave this
+  /// model type out (granite's multipliers are not modelled by llama's): no reference forward.
+  bool covered = false;
   std::vector<ModuleForward> modules;  ///< indexed by module id
   /// Attributes none of whose alternatives could be evaluated: "eps of 'model.norm': none of
   /// rms_norm_eps is set". Compilation never needs them; a numeric forward does.

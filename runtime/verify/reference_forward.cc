@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -23,6 +24,22 @@ std::string FirstError(const Diagnostics& diags, const std::string& fallback) {
     if (d.severity == Severity::kError || d.severity == Severity::kFatal)
       return (d.loc.file >= 0 ? diags.sources().path(d.loc.file) + ": " : std::string()) + d.message;
   return fallback;
+}
+
+// The model types whose architecture files describe their numerics: "gemma2, llama, mistral".
+std::string CoveredTypes(const ArchRegistry& registry) {
+  SourceManager sources;
+  Diagnostics diags(sources);
+  std::vector<std::string> out;
+  for (const std::string& type : registry.ModelTypes()) {
+    const ArchTemplate* t = registry.Find(type, diags);
+    if (!t || !t->forward.present) continue;
+    const std::vector<std::string>& only = t->forward.model_types;
+    if (only.empty() || std::find(only.begin(), only.end(), type) != only.end()) out.push_back(type);
+  }
+  std::string joined;
+  for (const std::string& t : out) joined += (joined.empty() ? "" : ", ") + t;
+  return joined;
 }
 
 // An attribute the op cannot do without; its absence is a problem ForwardSpec recorded.
@@ -62,6 +79,9 @@ bool LoadReferenceModel(const std::string& dir, at::ScalarType dtype, ReferenceM
   g->checkpoint = std::make_shared<const CheckpointBinding>(BindCheckpoint(*g, std::move(*ckpt)));
   std::optional<ForwardSpec> spec = LoadForwardSpec(*g, registry, dir, diags);
   if (!spec) return *err = FirstError(diags, "cannot evaluate the forward attributes"), false;
+  if (!spec->covered)
+    return *err = "model type '" + g->model_type + "' has no reference forward (plans/arch/" + g->family +
+                  ".yaml describes its numerics for " + CoveredTypes(registry) + ")", false;
   try {
     if (!ReadParameters(*g, dtype, &out->params, err)) return false;
   } catch (const c10::Error& e) {

@@ -42,11 +42,11 @@ struct Loaded {
   const ModuleForward& At(const std::string& name) const { return spec.modules[g.Find(name)]; }
 };
 
-Loaded Load(const std::string& config) {
+Loaded Load(const std::string& config, const std::string& forward_extra = "") {
   SourceManager sources;
   Diagnostics diags(sources);
   ArchRegistry registry;
-  REQUIRE(registry.Add("tiny.yaml", kTemplate, diags));
+  REQUIRE(registry.Add("tiny.yaml", kTemplate + forward_extra, diags));
   std::optional<ModelGraph> g = ParseModel("config.json", config, registry, diags);
   REQUIRE(g);
   Loaded out{std::move(*g), {}};
@@ -60,6 +60,7 @@ TEST_SUITE("forward-spec") {
       "num_hidden_layers": 2, "rope_parameters": {"rope_theta": 500}, "sliding_window": 3,
       "layer_types": ["sliding_attention", "full_attention"], "final_logit_softcapping": 30})");
     CHECK(m.spec.problems.empty());
+    CHECK(m.spec.covered);
     CHECK(m.At("model.embed_tokens").num.at("scale") == 4);
     CHECK(m.At("model.layers.0.norm").str.at("type") == "rms");
     CHECK(m.At("model.layers.0.norm").num.at("eps") == 0.000001);
@@ -92,6 +93,15 @@ TEST_SUITE("forward-spec") {
     CHECK(m.At("model.layers.0.attn").num.count("rope_theta") == 0);
   }
 
+  TEST_CASE("a model type left out of forward.model_types is not covered and gets no attributes") {
+    const char* config = R"({"model_type": "tiny", "vocab_size": 8, "hidden_size": 16, "num_attention_heads": 4,
+      "num_hidden_layers": 1, "rope_theta": 1})";
+    Loaded other = Load(config, "  model_types: [llama]\n");
+    CHECK_FALSE(other.spec.covered);
+    CHECK(other.At("model.layers.0.norm").num.empty());
+    CHECK(Load(config, "  model_types: [llama, tiny]\n").spec.covered);
+  }
+
   TEST_CASE("an unknown forward field is a bad-arch-template at its place") {
     SourceManager sources;
     Diagnostics diags(sources);
@@ -100,7 +110,7 @@ TEST_SUITE("forward-spec") {
     CHECK_FALSE(registry.Add("tiny.yaml", text, diags));
     REQUIRE(diags.all().size() == 1);
     CHECK(diags.all()[0].message ==
-          "architecture template: unknown forward field 'mixer' (expected a module kind or 'modules')");
+          "architecture template: unknown forward field 'mixer' (expected a module kind, 'modules' or 'model_types')");
     CHECK(diags.all()[0].loc.line == 26);
   }
 }

@@ -177,4 +177,20 @@ TEST_SUITE("reference forward") {
     CHECK_FALSE(stored.Read("model.layers.1.mlp.experts.gate_up_proj", &w1, &err));
     CHECK(err == "no stored tensor 'model.layers.1.mlp.experts.gate_up_proj'");
   }
+
+  TEST_CASE("a model type whose numerics no architecture file describes is refused, naming the covered ones") {
+    ScratchDir dir;
+    fs::path src = DataDir() / "llama";
+    fs::copy_file(src / "model.safetensors", dir.path / "model.safetensors");
+    std::string config = ReadText(src / "config.json");
+    size_t at = config.find("\"model_type\": \"llama\"");
+    REQUIRE(at != std::string::npos);
+    config.replace(at, std::string("\"model_type\": \"llama\"").size(), "\"model_type\": \"granite\"");
+    std::ofstream(dir.path / "config.json") << config;
+    ReferenceModel model;
+    std::string err;
+    CHECK_FALSE(LoadReferenceModel(dir.path.string(), at::kFloat, &model, &err));
+    CHECK(err == "model type 'granite' has no reference forward (plans/arch/llama.yaml describes its numerics for "
+                 "gemma2, gemma3_text, gpt_neox, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe, starcoder2)");
+  }
 }
