@@ -138,7 +138,7 @@ at::Tensor EvalModule(const ModuleCall& c) {
       return Router(c.inputs.at(0), param(0), static_cast<int64_t>(Need(a, "top_k", m)), a.Num("norm_topk", 0) != 0);
     case ModuleKind::kExperts: {
       if (!c.routing.defined()) throw std::invalid_argument("'" + m.name + "' has no router beside it");
-      return Experts(c.inputs.at(0), c.routing, param(0), param(1), 0, Str(a, "act", "silu"));
+      return Experts(c.inputs.at(0), c.routing, param(0), param(1), c.first_expert, Str(a, "act", "silu"));
     }
     default:
       throw std::invalid_argument("'" + m.name + "' is a " + KindName(m.kind) + ", which verify does not compute");

@@ -44,6 +44,7 @@ struct ModuleCall {
   at::Tensor positions;               ///< token positions [T]
   at::Tensor routing;                 ///< experts: the router's output
   int64_t heads = 0, kv_heads = 0;    ///< attention
+  int64_t first_expert = 0;           ///< experts: the global index of the first one held
 };
 
 /// Evaluates one module with the op of its kind; throws on what it cannot compute.
