@@ -60,10 +60,26 @@ ForwardAttrTemplate ParseAttr(int file, const std::string& name, const YAML::Nod
   return a;
 }
 
+// The attributes the ops read (schemas/arch.schema.json's forward_attrs): a misspelt one would
+// silently leave its default in place.
+const std::vector<std::string> kAttrNames = {"type",  "eps",         "offset",    "input",   "scale",
+                                             "act",   "rope_theta",  "rotary_fraction", "rope_type",
+                                             "rope_factor", "softcap", "window",   "top_k",   "norm_topk"};
+
 std::vector<ForwardAttrTemplate> ParseAttrs(int file, const YAML::Node& n) {
   if (!n.IsMap()) throw ForwardTemplateError{n, "expected a mapping of attribute names to values"};
   std::vector<ForwardAttrTemplate> out;
-  for (const auto& kv : n) out.push_back(ParseAttr(file, kv.first.Scalar(), kv.second));
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) throw ForwardTemplateError{kv.first, "keys must be strings"};
+    const std::string& name = kv.first.Scalar();
+    if (std::find(kAttrNames.begin(), kAttrNames.end(), name) == kAttrNames.end()) {
+      std::string hint = DidYouMean(name, kAttrNames);
+      throw ForwardTemplateError{kv.first, "unknown forward attribute '" + name + "'" +
+                                               (hint.empty() ? "; known: " + Join(kAttrNames, ", ")
+                                                             : "; did you mean '" + hint + "'?")};
+    }
+    out.push_back(ParseAttr(file, name, kv.second));
+  }
   return out;
 }
 

@@ -113,6 +113,16 @@ TEST_SUITE("forward-spec") {
           "architecture template: unknown forward field 'mixer' (expected a module kind, 'modules' or 'model_types')");
     CHECK(diags.all()[0].loc.line == 26);
   }
+
+  TEST_CASE("a misspelt forward attribute is an error with a suggestion, not a silent default") {
+    SourceManager sources;
+    Diagnostics diags(sources);
+    ArchRegistry registry;
+    std::string text = std::string(kTemplate) + "  add: {ofset: 1}\n";
+    CHECK_FALSE(registry.Add("tiny.yaml", text, diags));
+    REQUIRE(diags.all().size() == 1);
+    CHECK(diags.all()[0].message == "architecture template: unknown forward attribute 'ofset'; did you mean 'offset'?");
+  }
 }
 
 }  // namespace
