@@ -133,6 +133,9 @@ class Loader {
                     {std::to_string(comm_.world_size()), opts_.program_path, std::to_string(p_.tp)});
       return false;
     }
+    if (opts_.device && !opts_.device_comm &&
+        (opts_.source == LoadOptions::Source::kRoot || opts_.verify == LoadOptions::Verify::kGather))
+      return DeviceFailed("--source root and --verify gather on a device need a device communicator (NCCL)");
     *out_ = {};
     out_->rank = rank;
     out_->tensors = Expected(p_, rank);
@@ -146,12 +149,8 @@ class Loader {
 
     auto start = Clock::now();
     bool root = opts_.source == LoadOptions::Source::kRoot;
-    if (opts_.device && !AllocDevice()) {
-    } else if (opts_.device) {
-      !root ? StageOwn() : rank == 0 ? StageAll() : ReceiveOnDevice();
-    } else {
-      !root ? ReadOwn() : rank == 0 ? SendAll() : ReceiveAll();
-    }
+    if (!opts_.device) !root ? ReadOwn() : rank == 0 ? SendAll() : ReceiveAll();
+    else if (AllocDevice()) !root ? StageOwn() : rank == 0 ? StageAll() : ReceiveOnDevice();
     out_->seconds = Since(start);
     for (const LoadedTensor& t : out_->tensors) out_->bytes += opts_.device ? ExpectedBytes(t) : t.bytes.size();
     if (!Agree(ctx_)) return false;
