@@ -1,8 +1,12 @@
 #include "runtime/device_loader.h"
 
 #include <algorithm>
+#include <atomic>
+#include <system_error>
+#include <thread>
 
 #include "runtime/staging.h"
+#include "support/limits.h"
 
 namespace tpc {
 
@@ -33,6 +37,30 @@ bool Stager::Reserve(uint64_t bytes, std::string* error) {
   return true;
 }
 
+// Parts of at least limits::kLoadReadPartBytes on up to limits::kLoadReadThreads threads, this one
+// included: one thread cannot copy out of the page cache as fast as the GPU takes the bytes.
+bool Stager::Read(int file, uint64_t offset, uint8_t* to, uint64_t n) {
+  uint64_t parts = std::min<uint64_t>(limits::kLoadReadThreads, n / limits::kLoadReadPartBytes);
+  if (parts <= 1) return read_(file, offset, to, n);
+  uint64_t step = (n + parts - 1) / parts;
+  std::atomic<bool> ok{true};
+  auto part = [&](uint64_t i) {
+    uint64_t at = i * step;
+    if (at < n && !read_(file, offset + at, to + at, std::min(step, n - at))) ok = false;
+  };
+  std::vector<std::thread> threads;
+  for (uint64_t i = 1; i < parts; ++i) {
+    try {
+      threads.emplace_back(part, i);
+    } catch (const std::system_error&) {
+      part(i);  // no thread to be had: read it here
+    }
+  }
+  part(0);
+  for (std::thread& t : threads) t.join();
+  return ok;
+}
+
 bool Stager::Stage(const OutTensor& t, uint8_t* dst, std::string* error) {
   std::vector<StageWindow> windows = PlanStaging(t, window_, next_buffer_);
   for (const StageWindow& w : windows) {
@@ -40,7 +68,7 @@ bool Stager::Stage(const OutTensor& t, uint8_t* dst, std::string* error) {
     auto* host = static_cast<uint8_t*>(pinned_[w.buffer]);
     // The copy queued from this buffer two windows ago must be done before the read overwrites it.
     if (!dev_.Wait(w.buffer, error)) return false;
-    if (!read_(w.file, w.src, host, w.bytes)) return error->clear(), false;
+    if (!Read(w.file, w.src, host, w.bytes)) return error->clear(), false;
     if (w.cuts.empty()) {
       if (!dev_.CopyIn(dst + w.dst, host, w.bytes, error)) return false;
     } else {
@@ -70,6 +98,24 @@ bool AllocParts(Device& device, const std::vector<uint64_t>& sizes, std::vector<
   *owner = std::shared_ptr<void>(block, [&device](void* p) { device.Free(p); });
   parts->clear();
   for (uint64_t a : at) parts->push_back(static_cast<uint8_t*>(block) + a);
+  return true;
+}
+
+bool GatherParts(Device& device, DeviceComm& comm, const std::vector<uint64_t>& sizes, int me, const void* mine,
+                 std::vector<Bytes>* parts, std::string* error) {
+  uint64_t most = 0;
+  for (uint64_t n : sizes) most = std::max(most, n);
+  parts->assign(sizes.size(), Bytes());
+  if (most == 0) return true;
+  std::vector<uint8_t*> buf;
+  std::shared_ptr<void> owner;
+  Bytes all(most * sizes.size());
+  if (!AllocParts(device, {most, all.size()}, &buf, &owner, error)) return false;
+  if (mine && !device.CopyWithin(buf[0], mine, sizes[static_cast<size_t>(me)], error)) return false;
+  if (!comm.AllGather(buf[0], buf[1], most, error) || !device.CopyOut(all.data(), buf[1], all.size(), error))
+    return false;
+  for (size_t r = 0; r < sizes.size(); ++r)
+    (*parts)[r].assign(all.begin() + static_cast<long>(r * most), all.begin() + static_cast<long>(r * most + sizes[r]));
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/communicator.h"
 #include "runtime/device.h"
 #include "runtime/shard_plan.h"
 
@@ -18,7 +19,8 @@ namespace tpc {
 using ReadRunFn = std::function<bool(int file, uint64_t offset, uint8_t* to, uint64_t n)>;
 
 /// Stages tensors into device memory: while the copy from one pinned buffer runs, the next window is
-/// read into the other; a buffer is reused only after the event recorded behind its copy.
+/// read into the other (a large one by several threads, `read` being safe to call from them); a
+/// buffer is reused only after the event recorded behind its copy.
 class Stager {
  public:
   Stager(Device& device, uint64_t window, ReadRunFn read) : dev_(device), window_(window), read_(std::move(read)) {}
@@ -34,6 +36,7 @@ class Stager {
 
  private:
   bool Reserve(uint64_t bytes, std::string* error);
+  bool Read(int file, uint64_t offset, uint8_t* to, uint64_t n);
 
   Device& dev_;
   uint64_t window_;
@@ -48,6 +51,11 @@ class Stager {
 /// it through `device` when its last copy goes.
 bool AllocParts(Device& device, const std::vector<uint64_t>& sizes, std::vector<uint8_t*>* parts,
                 std::shared_ptr<void>* owner, std::string* error);
+
+/// --verify gather on a device: every rank's `sizes[r]` bytes (this rank `me`'s at `mine`, null when
+/// it holds none) padded to the largest, all-gathered by `comm` and copied back into `parts`.
+bool GatherParts(Device& device, DeviceComm& comm, const std::vector<uint64_t>& sizes, int me, const void* mine,
+                 std::vector<Bytes>* parts, std::string* error);
 
 }  // namespace tpc
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 
 #include "runtime/device_loader.h"
 #include "runtime/load_verify.h"
@@ -40,7 +41,12 @@ class Files {
 
   // Exactly `n` bytes at `offset` of file `f`; false with a diagnostic otherwise.
   bool Read(int f, uint64_t offset, uint8_t* to, uint64_t n, Diagnostics& diags) const {
-    const std::string& path = paths_[static_cast<size_t>(f)];
+    std::string reason = Pread(f, offset, to, n);
+    return reason.empty() || Report(f, offset, n, reason, diags);
+  }
+
+  // Read without the diagnostic, safe from several threads: "" or why the bytes are not there.
+  std::string Pread(int f, uint64_t offset, uint8_t* to, uint64_t n) const {
     int fd = fds_[static_cast<size_t>(f)];
     uint64_t done = 0;
     std::string reason = fd < 0 ? std::strerror(errno) : "";
@@ -53,9 +59,12 @@ class Files {
       }
       done += static_cast<uint64_t>(got);
     }
-    if (done == n) return true;
-    diags.Report(DiagId::kShardReadFailed, FileLoc(diags, path),
-                 {std::to_string(n), path, std::to_string(offset), reason.empty() ? "cannot open it" : reason});
+    return done == n ? "" : reason.empty() ? "cannot open it" : reason;
+  }
+
+  bool Report(int f, uint64_t offset, uint64_t n, const std::string& reason, Diagnostics& diags) const {
+    const std::string& path = paths_[static_cast<size_t>(f)];
+    diags.Report(DiagId::kShardReadFailed, FileLoc(diags, path), {std::to_string(n), path, std::to_string(offset), reason});
     return false;
   }
 
@@ -268,9 +277,13 @@ class Loader {
 
   Stager& stager() {
     if (!stager_)
+      // The stager reads a large window on several threads: only the diagnostic needs the lock.
       stager_ = std::make_unique<Stager>(*opts_.device, opts_.window_bytes, [this](int f, uint64_t at, uint8_t* to,
                                                                                    uint64_t n) {
-        return files_->Read(f, at, to, n, diags_);
+        std::string reason = files_->Pread(f, at, to, n);
+        if (reason.empty()) return true;
+        std::lock_guard lock(report_mu_);
+        return files_->Report(f, at, n, reason, diags_);
       });
     return *stager_;
   }
@@ -351,28 +364,11 @@ class Loader {
     return true;
   }
 
-  // --verify gather on the device: every rank's part padded to the largest, gathered, copied back.
   bool GatherOnDevice(const ProgramParam& e, int k, std::vector<Bytes>* parts, std::string* error) {
     std::vector<uint64_t> sizes;
-    uint64_t most = 0;
-    for (int r = 0; r < p_.tp; ++r) {
-      sizes.push_back(e.HeldBy(r) ? ExpectedBytes({e.name, e.dtype, e.LocalShape(r), {}}) : 0);
-      most = std::max(most, sizes.back());
-    }
-    parts->assign(sizes.size(), Bytes());
-    if (most == 0) return true;
-    std::vector<uint8_t*> buf;
-    std::shared_ptr<void> owner;
-    Bytes all(most * sizes.size());
-    Device& dev = *opts_.device;
-    if (!AllocParts(dev, {most, all.size()}, &buf, &owner, error)) return false;
-    if (k >= 0 && !dev.CopyWithin(buf[0], out_->tensors[static_cast<size_t>(k)].device, sizes[static_cast<size_t>(comm_.rank())], error))
-      return false;
-    if (!opts_.device_comm->AllGather(buf[0], buf[1], most, error) || !dev.CopyOut(all.data(), buf[1], all.size(), error))
-      return false;
-    for (size_t r = 0; r < sizes.size(); ++r)
-      (*parts)[r].assign(all.begin() + static_cast<long>(r * most), all.begin() + static_cast<long>(r * most + sizes[r]));
-    return true;
+    for (int r = 0; r < p_.tp; ++r) sizes.push_back(e.HeldBy(r) ? ExpectedBytes({e.name, e.dtype, e.LocalShape(r), {}}) : 0);
+    const void* mine = k < 0 ? nullptr : out_->tensors[static_cast<size_t>(k)].device;
+    return GatherParts(*opts_.device, *opts_.device_comm, sizes, comm_.rank(), mine, parts, error);
   }
 
   // The stored tensor an entry reads, whole, as the checkpoint holds it.
@@ -399,6 +395,7 @@ class Loader {
   ShardPlan plan_;
   std::unique_ptr<Files> files_;
   std::unique_ptr<Stager> stager_;
+  std::mutex report_mu_;
 };
 
 }  // namespace

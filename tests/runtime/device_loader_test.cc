@@ -153,6 +153,36 @@ TEST_SUITE("device loader") {
           }
   }
 
+  TEST_CASE("windows of megabytes are read on several threads and their strided rows cut, byte for byte") {
+    // 'big' is 24 MiB sharded along dim 1 (rows of 8 KiB, 4 KiB per rank: one window, cut); 'whole' is
+    // 16 MiB on every rank (one window, read in 4 MiB parts).
+    TempDir tmp;
+    Tensor big = Make("big", "BF16", {3072, 4096}, 9), whole = Make("whole", "BF16", {2048, 4096}, 10);
+    Checkpoint c{tmp.path / "ck", {}, {big, whole}};
+    fs::create_directories(c.dir);
+    c.program.naming = Naming::kCheckpoint;
+    c.program.tp = 2;
+    c.program.params = {Sharded(Entry(big, "model.safetensors"), 1, {{{"", 0, 2048}}, {{"", 2048, 2048}}}),
+                        Entry(whole, "model.safetensors")};
+    c.program.inputs.shards = {{"ck/model.safetensors", Write(c.dir / "model.safetensors", {big, whole}), 0}};
+    std::vector<HostDevice> devices(2);
+    auto runs = LoadAll(c, {}, std::chrono::seconds(20), nullptr, -1,
+                        [&](int r, LoadOptions* o) { o->device = &devices[static_cast<size_t>(r)]; });
+    for (int r = 0; r < 2; ++r) {
+      RankRun& run = runs[static_cast<size_t>(r)];
+      INFO("rank " << r << ": " << run.messages);
+      REQUIRE(run.ok);
+      std::vector<LoadedTensor> want = Expect(c, r);
+      for (size_t i = 0; i < want.size(); ++i) {
+        Bytes back(want[i].bytes.size());
+        std::string error;
+        devices[static_cast<size_t>(r)].CopyOut(back.data(), run.loaded.tensors[i].device, back.size(), &error);
+        CHECK(back == want[i].bytes);
+      }
+      CHECK(devices[static_cast<size_t>(r)].cuts == 1);
+    }
+  }
+
   TEST_CASE("bytes that differ on one rank's device fail --verify gather, naming the rank") {
     TempDir tmp;
     Checkpoint c = MakeCheckpoint(tmp.path / "ck", 2);
