@@ -33,9 +33,10 @@ void* FindInModule(const char* name, const char* what, const char* symbol, std::
   auto [it, fresh] = opened.try_emplace(name);
   auto& [module, open_error] = it->second;
   if (fresh) {
+    // A module beside the executable that fails to load says why (a missing or clashing library).
     std::string beside = BesideExecutable(name);
-    if (!beside.empty()) module = ::dlopen(beside.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!module) module = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    bool there = !beside.empty() && ::access(beside.c_str(), F_OK) == 0;
+    module = ::dlopen(there ? beside.c_str() : name, RTLD_NOW | RTLD_LOCAL);
     if (!module) open_error = std::string("cannot open ") + name + " (" + what + "): " + ::dlerror();
   }
   void* found = module ? ::dlsym(module, symbol) : nullptr;

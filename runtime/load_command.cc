@@ -50,6 +50,7 @@ void Report(const LoadRequest& req, const std::vector<RankStats>& ranks, std::os
     nlohmann::ordered_json j;
     j["ok"] = true;
     j["world_size"] = ranks.size();
+    j["device"] = req.cuda ? "cuda" : "cpu";
     j["source"] = SourceName(req.options.source);
     j["verify"] = verify;
     j["bytes"] = total;
@@ -77,7 +78,7 @@ void Report(const LoadRequest& req, const std::vector<RankStats>& ranks, std::os
   std::snprintf(line, sizeof line, "%.3f GB in %.3f s, %.2f GB/s", static_cast<double>(total) / 1e9, slowest,
                 GigabytesPerSecond(total, slowest));
   out << "loaded " << ranks.size() << " ranks from " << req.weights << " (--source " << SourceName(req.options.source)
-      << ", " << line << ")";
+      << (req.cuda ? ", --device cuda, " : ", ") << line << ")";
   if (req.options.verify != LoadOptions::Verify::kNone) out << "; --verify " << verify << ": every byte matches";
   out << "\n";
 }

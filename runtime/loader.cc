@@ -165,15 +165,14 @@ class Loader {
     if (!Agree(ctx_)) return false;
 
     start = Clock::now();
-    bool ok = true;
-    if (opts_.device && opts_.verify == LoadOptions::Verify::kChecksum) ok = CopyBack();
-    if (!ok) {
-    } else if (opts_.verify == LoadOptions::Verify::kChecksum)
+    // On a device, --verify checksum hashes the tensors copied back.
+    bool ok = !opts_.device || opts_.verify != LoadOptions::Verify::kChecksum || CopyBack();
+    if (ok && opts_.verify == LoadOptions::Verify::kChecksum)
       ok = VerifyChecksum(ctx_, opts_, *out_, rank == 0 ? &plan_ : nullptr,
                           [&](const OutTensor& t, Bytes* b) {
                             return ReadTensor(*files_, t, opts_.window_bytes, b, diags_);
                           });
-    else if (opts_.verify == LoadOptions::Verify::kGather)
+    else if (ok && opts_.verify == LoadOptions::Verify::kGather)
       ok = VerifyGather(ctx_, *out_, [&](const ProgramParam& e, Bytes* b) { return ReadWhole(e, b); },
                         opts_.device ? GatherFn([this](const ProgramParam& e, int k, std::vector<Bytes>* parts,
                                                        std::string* error) { return GatherOnDevice(e, k, parts, error); })
@@ -354,7 +353,6 @@ class Loader {
     }
   }
 
-  // --verify checksum hashes host bytes: every tensor copied back.
   bool CopyBack() {
     std::string error;
     for (LoadedTensor& t : out_->tensors) {
