@@ -1,19 +1,17 @@
 #include "runtime/shard_copy.h"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstring>
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
+#include "runtime/mapped_window.h"
 #include "support/sha256.h"
 
 namespace tpc {
@@ -21,70 +19,48 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::atomic<WindowMappedHook> g_window_mapped{nullptr};
+
 // The runs of one rank tensor, sorted by source offset, and where they go.
 struct Reader {
-  const CopyTarget* target = nullptr;
+  size_t target = 0;
   std::vector<const CopyRun*> runs;  // by src
 };
 
-// One stored tensor as read: its source range and every rank tensor that reads it.
+// One stored tensor as read (a program entry): its source range and every rank tensor that reads it.
 struct Group {
   int file = -1;
   uint64_t lo = UINT64_MAX, hi = 0;
   std::vector<Reader> readers;
 };
 
-// One unit of work: bytes [lo, hi) of a group's source written to its readers, or (group ==
-// kHash) the hash of target `lo`.
-struct Task {
-  static constexpr size_t kHash = SIZE_MAX;
+// Bytes [lo, hi) of a group, inside one window.
+struct Part {
   size_t group = 0;
   uint64_t lo = 0, hi = 0;
 };
 
-// Bytes [lo, hi) of one checkpoint file, mapped read-only with every page present, so that
-// pwritev and the hash read page-cache pages without a fault each; unmapped when it goes.
-class Mapping {
- public:
-  Mapping() = default;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() { Unmap(); }
-
-  bool Covers(int file, uint64_t lo, uint64_t hi) const { return base_ && file == file_ && lo >= lo_ && hi <= hi_; }
-  const char* At(uint64_t offset) const { return base_ + (offset - start_); }
-
-  // False with `reason` set when the file cannot be mapped or ends before `hi`.
-  bool Map(int file, int fd, uint64_t lo, uint64_t hi, std::string* reason) {
-    Unmap();
-    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    uint64_t start = lo / page * page;
-    size_t length = static_cast<size_t>(hi - start);
-    void* p = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
-    if (p == MAP_FAILED) return *reason = std::strerror(errno), false;
-    base_ = static_cast<char*>(p), length_ = length, file_ = file, start_ = start, lo_ = lo, hi_ = hi;
-    madvise(p, length, MADV_SEQUENTIAL);  // readahead in big steps when the file is not cached
-    // Faults every page in now, in one call; on a file that was cut short it fails (EFAULT)
-    // instead of raising SIGBUS at the first read past its end. Kernels before 5.14 lack it (EINVAL).
-    if (madvise(p, length, MADV_POPULATE_READ) != 0 && errno != EINVAL) {
-      *reason = errno == EFAULT ? "the file ends there (was it truncated?)" : std::strerror(errno);
-      Unmap();
-      return false;
-    }
-    return true;
-  }
-
- private:
-  void Unmap() {
-    if (base_) munmap(base_, length_);
-    base_ = nullptr;
-  }
-
-  char* base_ = nullptr;
-  size_t length_ = 0;
-  int file_ = -1;
-  uint64_t start_ = 0, lo_ = 0, hi_ = 0;  // start_: lo_ rounded down to a page
+// One unit of work: a span of one file mapped once, and the parts of groups in it (in entry
+// order); or (whole_hash) the hash of target `target` on its own.
+struct Task {
+  int file = -1;
+  uint64_t lo = 0, hi = 0;
+  std::vector<Part> parts;
+  bool whole_hash = false;
+  size_t target = 0;
 };
+
+// Calls f(run, lo, hi) for each piece [lo, hi) of `r`'s runs inside [lo, hi), in source order.
+template <typename F>
+bool ForPieces(const Reader& r, uint64_t lo, uint64_t hi, F f) {
+  auto it = std::partition_point(r.runs.begin(), r.runs.end(),
+                                 [&](const CopyRun* run) { return run->src + run->length <= lo; });
+  for (; it != r.runs.end() && (*it)->src < hi; ++it) {
+    const CopyRun& run = **it;
+    if (!f(run, std::max(run.src, lo), std::min(run.src + run.length, hi))) return false;
+  }
+  return true;
+}
 
 class Copier {
  public:
@@ -96,14 +72,13 @@ class Copier {
     targets_ = &targets;
     // By program entry, so that each stored tensor is mapped once for every rank (a tied lm_head, a
     // second entry of the same tensor, is mapped again).
-    std::map<int, size_t> by_entry;
-    for (const CopyTarget& t : targets)
-      for (const OutTensor& tensor : t.rank->tensors) {
+    std::map<int, Group> by_entry;
+    for (size_t i = 0; i < targets.size(); ++i)
+      for (const OutTensor& tensor : targets[i].rank->tensors) {
         if (tensor.runs.empty()) continue;
-        auto [it, added] = by_entry.emplace(tensor.entry, groups_.size());
-        if (added) groups_.push_back({tensor.runs.front().file, UINT64_MAX, 0, {}});
-        Group& g = groups_[it->second];
-        Reader r{&t, {}};
+        Group& g = by_entry[tensor.entry];
+        g.file = tensor.runs.front().file;
+        Reader r{i, {}};
         for (const CopyRun& run : tensor.runs) {
           r.runs.push_back(&run);
           g.lo = std::min(g.lo, run.src);
@@ -111,19 +86,28 @@ class Copier {
         }
         std::sort(r.runs.begin(), r.runs.end(), [](const CopyRun* a, const CopyRun* b) { return a->src < b->src; });
         g.readers.push_back(std::move(r));
-        pending_[&t] += tensor.bytes;
+        pending_[i] += tensor.bytes;
       }
-    // The hashes first: each is one long pass over a whole rank file.
+    for (auto& [entry, g] : by_entry) groups_.push_back(std::move(g));
+    PlanHashes();
     for (size_t i = 0; i < targets.size(); ++i)
-      if (targets[i].sha256) tasks_.push_back({Task::kHash, i, 0});
-    std::vector<Task> writes;
-    for (size_t i = 0; i < groups_.size(); ++i)
-      for (uint64_t at = groups_[i].lo; at < groups_[i].hi; at += window_)
-        writes.push_back({i, at, std::min(groups_[i].hi, at + window_)});
-    // Largest first, so that the last worker does not start a long window alone.
-    std::stable_sort(writes.begin(), writes.end(),
-                     [](const Task& a, const Task& b) { return a.hi - a.lo > b.hi - b.lo; });
-    tasks_.insert(tasks_.end(), writes.begin(), writes.end());
+      if (targets[i].sha256 && !inline_[i]) tasks_.push_back({-1, 0, 0, {}, true, i});
+    first_window_ = tasks_.size();
+    // Windows in entry order: a group larger than a window in window-sized pieces, small groups of
+    // one file together while their span stays within a window.
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      const Group& g = groups_[i];
+      for (uint64_t at = g.lo; at < g.hi; at += window_) {
+        uint64_t hi = std::min(g.hi, at + window_);
+        Task* last = tasks_.size() > first_window_ ? &tasks_.back() : nullptr;
+        if (last && last->file == g.file && std::max(last->hi, hi) - std::min(last->lo, at) <= window_) {
+          last->lo = std::min(last->lo, at), last->hi = std::max(last->hi, hi);
+        } else {
+          tasks_.push_back({g.file, at, hi, {}, false, 0});
+        }
+        tasks_.back().parts.push_back({i, at, hi});
+      }
+    }
   }
 
   bool Run(int jobs, CopyError* error) {
@@ -131,21 +115,47 @@ class Copier {
       *error = error_;
       return false;
     }
+    for (size_t i = 0; i < targets_->size(); ++i)
+      if (inline_[i]) {
+        sha_[i] = std::make_unique<Sha256>();
+        sha_[i]->Update((*targets_)[i].header);
+      }
+    turn_ = first_window_;
     std::vector<std::thread> pool;
     for (int j = 1; j < jobs; ++j) pool.emplace_back([this] { Work(); });
     Work();
     for (std::thread& t : pool) t.join();
-    if (failed_) *error = error_;
-    return !failed_;
+    if (failed_) {
+      *error = error_;
+      return false;
+    }
+    for (size_t i = 0; i < targets_->size(); ++i)
+      if (inline_[i]) *(*targets_)[i].sha256 = sha_[i]->Hex();
+    return true;
   }
 
  private:
+  // A target is hashed inline, window by window as its bytes are written, when its pieces in the
+  // windows' order (entries in order, each by source offset) are its data section in file order.
+  void PlanHashes() {
+    std::vector<uint64_t> next(targets_->size(), 0);
+    inline_.assign(targets_->size(), true);
+    sha_.resize(targets_->size());
+    for (const Group& g : groups_)
+      for (const Reader& r : g.readers)
+        for (const CopyRun* run : r.runs) {
+          inline_[r.target] = inline_[r.target] && run->dst == next[r.target];
+          next[r.target] += run->length;
+        }
+    for (size_t i = 0; i < targets_->size(); ++i)
+      inline_[i] = inline_[i] && (*targets_)[i].sha256 && next[i] == (*targets_)[i].rank->data_bytes;
+  }
+
   // A file shorter than the runs it holds fails here with its size, not at a mapping.
   bool CheckSizes() {
     for (const Group& g : groups_) {
-      struct stat st {};
-      if (fstat(fds_[g.file], &st) != 0) return Fail({paths_[g.file], std::strerror(errno), true, g.lo, g.hi - g.lo});
-      uint64_t size = static_cast<uint64_t>(st.st_size);
+      uint64_t size = FileSize(fds_[g.file]);
+      if (size == UINT64_MAX) return Fail({paths_[g.file], "cannot read its size", true, g.lo, g.hi - g.lo});
       if (size < g.hi)
         return Fail({paths_[g.file], "the file ends at byte " + std::to_string(size) + " (was it truncated?)", true,
                      std::max(g.lo, size), g.hi - std::max(g.lo, size)});
@@ -154,31 +164,67 @@ class Copier {
   }
 
   void Work() {
-    Mapping map;
+    MappedWindow map;
     while (!failed_) {
       size_t i = next_.fetch_add(1);
       if (i >= tasks_.size()) return;
       const Task& t = tasks_[i];
-      if (t.group == Task::kHash) {
-        if (!Hash((*targets_)[t.lo], map)) return;
+      if (t.whole_hash) {
+        if (!HashWhole(t.target, map)) return;
         continue;
       }
-      const Group& g = groups_[t.group];
-      if (!MapRange(map, g.file, t.lo, t.hi)) return;
-      for (const Reader& r : g.readers)
-        if (!Scatter(t, r, map)) return;
+      if (!MapRange(map, t.file, t.lo, t.hi)) return Abort();
+      for (const Part& p : t.parts)
+        for (const Reader& r : groups_[p.group].readers)
+          if (!Scatter(p, r, map)) return Abort();
+      if (!HashInOrder(i, t, map)) return Abort();
     }
   }
 
-  bool MapRange(Mapping& map, int file, uint64_t lo, uint64_t hi) {
-    std::string reason;
-    if (map.Covers(file, lo, hi) || map.Map(file, fds_[file], lo, hi, &reason)) return true;
-    return Fail({paths_[file], reason, true, lo, hi - lo});
+  // Hashes the inline targets' pieces of window `i` once every window before it is hashed.
+  bool HashInOrder(size_t i, const Task& t, const MappedWindow& map) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      turn_cv_.wait(lock, [&] { return turn_ == i || failed_; });
+      if (failed_) return false;
+    }
+    for (const Part& p : t.parts)
+      for (const Reader& r : groups_[p.group].readers) {
+        if (!inline_[r.target]) continue;
+        bool ok = ForPieces(r, p.lo, p.hi, [&](const CopyRun& run, uint64_t lo, uint64_t hi) {
+          return Hash(sha_[r.target].get(), map, run.file, lo, hi);
+        });
+        if (!ok) return false;
+      }
+    std::lock_guard<std::mutex> lock(mu_);
+    ++turn_;
+    turn_cv_.notify_all();
+    return true;
   }
 
-  // The SHA-256 of target `t`'s file from the bytes it is made of, in file order: its header, then
+  void Abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    turn_cv_.notify_all();
+  }
+
+  bool MapRange(MappedWindow& map, int file, uint64_t lo, uint64_t hi) {
+    std::string reason;
+    if (map.Covers(file, lo, hi)) return true;
+    if (!map.Map(file, fds_[file], lo, hi, &reason)) return Fail({paths_[file], reason, true, lo, hi - lo});
+    if (WindowMappedHook hook = g_window_mapped.load()) hook(file, lo, hi);
+    return true;
+  }
+
+  bool Hash(Sha256* sha, const MappedWindow& map, int file, uint64_t lo, uint64_t hi) {
+    uint64_t fault = 0;
+    if (map.Hash(sha, lo, hi - lo, &fault)) return true;
+    return Fail({paths_[file], EndedWhileReading(fds_[file], fault), true, fault, hi - fault});
+  }
+
+  // The SHA-256 of target `i`'s file from the bytes it is made of, in file order: its header, then
   // each tensor's runs (they tile the data section in destination order).
-  bool Hash(const CopyTarget& t, Mapping& map) {
+  bool HashWhole(size_t i, MappedWindow& map) {
+    const CopyTarget& t = (*targets_)[i];
     Sha256 sha;
     sha.Update(t.header);
     for (const OutTensor& tensor : t.rank->tensors)
@@ -188,7 +234,7 @@ class Copier {
           // A window from here on: the next rows of a strided slice fall in it too.
           if (!map.Covers(run.file, at, hi) && !MapRange(map, run.file, at, std::max(hi, WindowEnd(run.file, at))))
             return false;
-          sha.Update(std::string_view(map.At(at), hi - at));
+          if (!Hash(&sha, map, run.file, at, hi)) return false;
           at = hi;
         }
     *t.sha256 = sha.Hex();
@@ -204,46 +250,51 @@ class Copier {
     return std::min(end, at + window_);
   }
 
-  // Writes the parts of `r`'s runs inside task `t`'s window. Pieces that follow each other in the
+  // Writes the pieces of `r`'s runs inside part `p`. Pieces that follow each other in the
   // destination go in one pwritev (a column slice: one piece per row).
-  bool Scatter(const Task& t, const Reader& r, const Mapping& map) {
-    auto first = std::partition_point(r.runs.begin(), r.runs.end(),
-                                      [&](const CopyRun* run) { return run->src + run->length <= t.lo; });
+  bool Scatter(const Part& p, const Reader& r, const MappedWindow& map) {
+    const CopyTarget& target = (*targets_)[r.target];
     std::vector<iovec> pieces;
     uint64_t dst = 0, pending = 0;
     auto flush = [&]() -> bool {
       if (pieces.empty()) return true;
-      uint64_t at = r.target->header.size() + dst;
+      uint64_t at = target.header.size() + dst;
       OutputError err;
-      if (!r.target->out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err))
+      if (!target.out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err)) {
+        // pwritev from a mapping whose file was cut short fails with EFAULT: name the checkpoint.
+        int file = groups_[p.group].file;
+        if (FileSize(fds_[file]) < p.hi)
+          return Fail({paths_[file], EndedWhileReading(fds_[file], p.hi), true, p.lo, p.hi - p.lo});
         return Fail({err.path, err.reason, false, at, pending});
+      }
       Landed(r.target, pending);
       pieces.clear();
       pending = 0;
       return true;
     };
-    for (auto it = first; it != r.runs.end() && (*it)->src < t.hi; ++it) {
-      const CopyRun& run = **it;
-      uint64_t lo = std::max(run.src, t.lo), hi = std::min(run.src + run.length, t.hi);
+    bool ok = ForPieces(r, p.lo, p.hi, [&](const CopyRun& run, uint64_t lo, uint64_t hi) {
       uint64_t to = run.dst + (lo - run.src);
       if (!pieces.empty() && (dst + pending != to || pieces.size() == IOV_MAX) && !flush()) return false;
       if (pieces.empty()) dst = to;
       pieces.push_back({const_cast<char*>(map.At(lo)), hi - lo});
       pending += hi - lo;
-    }
-    return flush();
+      return true;
+    });
+    return ok && flush();
   }
 
-  void Landed(const CopyTarget* t, uint64_t bytes) {
+  void Landed(size_t target, uint64_t bytes) {
     copied_->fetch_add(bytes);
     std::lock_guard<std::mutex> lock(mu_);
-    if ((pending_[t] -= bytes) == 0 && t->finished)
-      *t->finished = std::chrono::duration<double>(Clock::now() - start_).count();
+    const CopyTarget& t = (*targets_)[target];
+    if ((pending_[target] -= bytes) == 0 && t.finished)
+      *t.finished = std::chrono::duration<double>(Clock::now() - start_).count();
   }
 
   bool Fail(CopyError e) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.exchange(true)) error_ = std::move(e);
+    turn_cv_.notify_all();
     return false;
   }
 
@@ -253,20 +304,28 @@ class Copier {
   std::atomic<uint64_t>* copied_;
   const Clock::time_point start_;
   const std::vector<CopyTarget>* targets_ = nullptr;
-  std::vector<Group> groups_;
-  std::vector<Task> tasks_;
-  std::map<const CopyTarget*, uint64_t> pending_;  // bytes of each target still to write
+  std::vector<Group> groups_;  // in entry order
+  std::vector<Task> tasks_;    // whole-file hashes, then windows in entry order
+  size_t first_window_ = 0;
+  std::vector<bool> inline_;                   // each target: hashed window by window
+  std::vector<std::unique_ptr<Sha256>> sha_;   // their digests so far
+  std::map<size_t, uint64_t> pending_;         // bytes of each target still to write
   std::atomic<size_t> next_{0};
   std::atomic<bool> failed_{false};
   std::mutex mu_;
+  std::condition_variable turn_cv_;
+  size_t turn_ = 0;  // the window whose inline hashes are next
   CopyError error_;
 };
 
 }  // namespace
 
+void SetWindowMappedHookForTesting(WindowMappedHook hook) { g_window_mapped.store(hook); }
+
 bool CopyRuns(const std::vector<int>& files, const std::vector<std::string>& file_paths,
               const std::vector<CopyTarget>& targets, int jobs, uint64_t window_bytes,
               std::atomic<uint64_t>* copied, CopyError* error) {
+  FaultScope faults;
   Copier copier(files, file_paths, std::max<uint64_t>(window_bytes, 1), copied);
   copier.Build(targets);
   return copier.Run(std::max(jobs, 1), error);
