@@ -120,7 +120,7 @@ class Copier {
         sha_[i] = std::make_unique<Sha256>();
         sha_[i]->Update((*targets_)[i].header);
       }
-    turn_ = first_window_;
+    turn_.assign(targets_->size(), first_window_);
     std::vector<std::thread> pool;
     for (int j = 1; j < jobs; ++j) pool.emplace_back([this] { Work(); });
     Work();
@@ -181,24 +181,29 @@ class Copier {
     }
   }
 
-  // Hashes the inline targets' pieces of window `i` once every window before it is hashed.
+  // Hashes the inline targets' pieces of window `i`, each target once its pieces of every window
+  // before it are hashed: a thread hashing one window follows the thread hashing the previous one
+  // a target behind, so both hash at once.
   bool HashInOrder(size_t i, const Task& t, const MappedWindow& map) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      turn_cv_.wait(lock, [&] { return turn_ == i || failed_; });
-      if (failed_) return false;
-    }
-    for (const Part& p : t.parts)
-      for (const Reader& r : groups_[p.group].readers) {
-        if (!inline_[r.target]) continue;
-        bool ok = ForPieces(r, p.lo, p.hi, [&](const CopyRun& run, uint64_t lo, uint64_t hi) {
-          return Hash(sha_[r.target].get(), map, run.file, lo, hi);
-        });
-        if (!ok) return false;
+    for (size_t target = 0; target < targets_->size(); ++target) {
+      if (!inline_[target]) continue;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        turn_cv_.wait(lock, [&] { return turn_[target] == i || failed_; });
+        if (failed_) return false;
       }
-    std::lock_guard<std::mutex> lock(mu_);
-    ++turn_;
-    turn_cv_.notify_all();
+      for (const Part& p : t.parts)
+        for (const Reader& r : groups_[p.group].readers) {
+          if (r.target != target) continue;
+          bool ok = ForPieces(r, p.lo, p.hi, [&](const CopyRun& run, uint64_t lo, uint64_t hi) {
+            return Hash(sha_[target].get(), map, run.file, lo, hi);
+          });
+          if (!ok) return false;
+        }
+      std::lock_guard<std::mutex> lock(mu_);
+      ++turn_[target];
+      turn_cv_.notify_all();
+    }
     return true;
   }
 
@@ -314,7 +319,7 @@ class Copier {
   std::atomic<bool> failed_{false};
   std::mutex mu_;
   std::condition_variable turn_cv_;
-  size_t turn_ = 0;  // the window whose inline hashes are next
+  std::vector<size_t> turn_;  // each target: the window whose pieces it hashes next
   CopyError error_;
 };
 

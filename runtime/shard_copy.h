@@ -41,9 +41,10 @@ void SetWindowMappedHookForTesting(WindowMappedHook hook);
 /// `jobs` threads, and hashes each target. Each source window of at most `window_bytes` is mapped
 /// once and written to every rank that holds part of it, the pieces that follow each other in a
 /// rank file in one pwritev (no copy in user space); a rank file is hashed from the same mapped
-/// source bytes in file order, so nothing is read back: window by window, in order, by the thread
-/// that wrote it while the other threads write the next windows (or, for a rank file whose bytes
-/// come in another order, in a pass of its own). A thread maps one window at a time, so the mapped
+/// source bytes in file order, so nothing is read back: after writing a window, a thread hashes
+/// each rank's pieces of it once that rank's pieces of every earlier window are hashed, so two
+/// threads hash different ranks at once (a rank file whose bytes come in another order: in a pass
+/// of its own). Small tensors of one file share a window. A thread maps one window at a time, so the mapped
 /// memory stays under `jobs` x `window_bytes`. `copied` counts bytes as they land. False with
 /// `error` set on the first failure; a checkpoint cut short during the copy (SIGBUS on a mapped
 /// read, EFAULT from pwritev) is a read error naming the file and the byte it now ends at.
