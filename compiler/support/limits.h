@@ -85,6 +85,10 @@ inline constexpr int kMaxLoadTimeoutSeconds = 7 * 24 * 3600;
 /// tensor is about 2 GB; strided runs of one window are copied out of one read).
 inline constexpr uint64_t kLoadWindowBytes = uint64_t{64} << 20;
 
+/// Bytes of checkpoint each tpc-run shard thread maps at once (mapped memory stays under threads x
+/// this; a Llama-70B shard of 8 GB is 128 windows, so a mapping's cost is spread over 64 MiB).
+inline constexpr uint64_t kShardWindowBytes = uint64_t{64} << 20;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_
