@@ -3,11 +3,11 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <climits>
-#include <condition_variable>
+#include <cstring>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -23,44 +23,24 @@ std::atomic<WindowMappedHook> g_window_mapped{nullptr};
 
 // The runs of one rank tensor, sorted by source offset, and where they go.
 struct Reader {
-  size_t target = 0;
+  const CopyTarget* target = nullptr;
   std::vector<const CopyRun*> runs;  // by src
 };
 
-// One stored tensor as read (a program entry): its source range and every rank tensor that reads it.
+// One stored tensor as read: its source range and every rank tensor that reads it.
 struct Group {
   int file = -1;
   uint64_t lo = UINT64_MAX, hi = 0;
   std::vector<Reader> readers;
 };
 
-// Bytes [lo, hi) of a group, inside one window.
-struct Part {
+// One unit of work: bytes [lo, hi) of a group's source written to its readers, or (group ==
+// kHash) the hash of target `lo`.
+struct Task {
+  static constexpr size_t kHash = SIZE_MAX;
   size_t group = 0;
   uint64_t lo = 0, hi = 0;
 };
-
-// One unit of work: a span of one file mapped once, and the parts of groups in it (in entry
-// order); or (whole_hash) the hash of target `target` on its own.
-struct Task {
-  int file = -1;
-  uint64_t lo = 0, hi = 0;
-  std::vector<Part> parts;
-  bool whole_hash = false;
-  size_t target = 0;
-};
-
-// Calls f(run, lo, hi) for each piece [lo, hi) of `r`'s runs inside [lo, hi), in source order.
-template <typename F>
-bool ForPieces(const Reader& r, uint64_t lo, uint64_t hi, F f) {
-  auto it = std::partition_point(r.runs.begin(), r.runs.end(),
-                                 [&](const CopyRun* run) { return run->src + run->length <= lo; });
-  for (; it != r.runs.end() && (*it)->src < hi; ++it) {
-    const CopyRun& run = **it;
-    if (!f(run, std::max(run.src, lo), std::min(run.src + run.length, hi))) return false;
-  }
-  return true;
-}
 
 class Copier {
  public:
@@ -72,13 +52,14 @@ class Copier {
     targets_ = &targets;
     // By program entry, so that each stored tensor is mapped once for every rank (a tied lm_head, a
     // second entry of the same tensor, is mapped again).
-    std::map<int, Group> by_entry;
-    for (size_t i = 0; i < targets.size(); ++i)
-      for (const OutTensor& tensor : targets[i].rank->tensors) {
+    std::map<int, size_t> by_entry;
+    for (const CopyTarget& t : targets)
+      for (const OutTensor& tensor : t.rank->tensors) {
         if (tensor.runs.empty()) continue;
-        Group& g = by_entry[tensor.entry];
-        g.file = tensor.runs.front().file;
-        Reader r{i, {}};
+        auto [it, added] = by_entry.emplace(tensor.entry, groups_.size());
+        if (added) groups_.push_back({tensor.runs.front().file, UINT64_MAX, 0, {}});
+        Group& g = groups_[it->second];
+        Reader r{&t, {}};
         for (const CopyRun& run : tensor.runs) {
           r.runs.push_back(&run);
           g.lo = std::min(g.lo, run.src);
@@ -86,28 +67,19 @@ class Copier {
         }
         std::sort(r.runs.begin(), r.runs.end(), [](const CopyRun* a, const CopyRun* b) { return a->src < b->src; });
         g.readers.push_back(std::move(r));
-        pending_[i] += tensor.bytes;
+        pending_[&t] += tensor.bytes;
       }
-    for (auto& [entry, g] : by_entry) groups_.push_back(std::move(g));
-    PlanHashes();
+    // The hashes first: each is one long pass over a whole rank file.
     for (size_t i = 0; i < targets.size(); ++i)
-      if (targets[i].sha256 && !inline_[i]) tasks_.push_back({-1, 0, 0, {}, true, i});
-    first_window_ = tasks_.size();
-    // Windows in entry order: a group larger than a window in window-sized pieces, small groups of
-    // one file together while their span stays within a window.
-    for (size_t i = 0; i < groups_.size(); ++i) {
-      const Group& g = groups_[i];
-      for (uint64_t at = g.lo; at < g.hi; at += window_) {
-        uint64_t hi = std::min(g.hi, at + window_);
-        Task* last = tasks_.size() > first_window_ ? &tasks_.back() : nullptr;
-        if (last && last->file == g.file && std::max(last->hi, hi) - std::min(last->lo, at) <= window_) {
-          last->lo = std::min(last->lo, at), last->hi = std::max(last->hi, hi);
-        } else {
-          tasks_.push_back({g.file, at, hi, {}, false, 0});
-        }
-        tasks_.back().parts.push_back({i, at, hi});
-      }
-    }
+      if (targets[i].sha256) tasks_.push_back({Task::kHash, i, 0});
+    std::vector<Task> writes;
+    for (size_t i = 0; i < groups_.size(); ++i)
+      for (uint64_t at = groups_[i].lo; at < groups_[i].hi; at += window_)
+        writes.push_back({i, at, std::min(groups_[i].hi, at + window_)});
+    // Largest first, so that the last worker does not start a long window alone.
+    std::stable_sort(writes.begin(), writes.end(),
+                     [](const Task& a, const Task& b) { return a.hi - a.lo > b.hi - b.lo; });
+    tasks_.insert(tasks_.end(), writes.begin(), writes.end());
   }
 
   bool Run(int jobs, CopyError* error) {
@@ -115,42 +87,15 @@ class Copier {
       *error = error_;
       return false;
     }
-    for (size_t i = 0; i < targets_->size(); ++i)
-      if (inline_[i]) {
-        sha_[i] = std::make_unique<Sha256>();
-        sha_[i]->Update((*targets_)[i].header);
-      }
-    turn_.assign(targets_->size(), first_window_);
     std::vector<std::thread> pool;
     for (int j = 1; j < jobs; ++j) pool.emplace_back([this] { Work(); });
     Work();
     for (std::thread& t : pool) t.join();
-    if (failed_) {
-      *error = error_;
-      return false;
-    }
-    for (size_t i = 0; i < targets_->size(); ++i)
-      if (inline_[i]) *(*targets_)[i].sha256 = sha_[i]->Hex();
-    return true;
+    if (failed_) *error = error_;
+    return !failed_;
   }
 
  private:
-  // A target is hashed inline, window by window as its bytes are written, when its pieces in the
-  // windows' order (entries in order, each by source offset) are its data section in file order.
-  void PlanHashes() {
-    std::vector<uint64_t> next(targets_->size(), 0);
-    inline_.assign(targets_->size(), true);
-    sha_.resize(targets_->size());
-    for (const Group& g : groups_)
-      for (const Reader& r : g.readers)
-        for (const CopyRun* run : r.runs) {
-          inline_[r.target] = inline_[r.target] && run->dst == next[r.target];
-          next[r.target] += run->length;
-        }
-    for (size_t i = 0; i < targets_->size(); ++i)
-      inline_[i] = inline_[i] && (*targets_)[i].sha256 && next[i] == (*targets_)[i].rank->data_bytes;
-  }
-
   // A file shorter than the runs it holds fails here with its size, not at a mapping.
   bool CheckSizes() {
     for (const Group& g : groups_) {
@@ -169,47 +114,15 @@ class Copier {
       size_t i = next_.fetch_add(1);
       if (i >= tasks_.size()) return;
       const Task& t = tasks_[i];
-      if (t.whole_hash) {
-        if (!HashWhole(t.target, map)) return;
+      if (t.group == Task::kHash) {
+        if (!Hash((*targets_)[t.lo], map)) return;
         continue;
       }
-      if (!MapRange(map, t.file, t.lo, t.hi)) return Abort();
-      for (const Part& p : t.parts)
-        for (const Reader& r : groups_[p.group].readers)
-          if (!Scatter(p, r, map)) return Abort();
-      if (!HashInOrder(i, t, map)) return Abort();
+      const Group& g = groups_[t.group];
+      if (!MapRange(map, g.file, t.lo, t.hi)) return;
+      for (const Reader& r : g.readers)
+        if (!Scatter(t, r, map)) return;
     }
-  }
-
-  // Hashes the inline targets' pieces of window `i`, each target once its pieces of every window
-  // before it are hashed: a thread hashing one window follows the thread hashing the previous one
-  // a target behind, so both hash at once.
-  bool HashInOrder(size_t i, const Task& t, const MappedWindow& map) {
-    for (size_t target = 0; target < targets_->size(); ++target) {
-      if (!inline_[target]) continue;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        turn_cv_.wait(lock, [&] { return turn_[target] == i || failed_; });
-        if (failed_) return false;
-      }
-      for (const Part& p : t.parts)
-        for (const Reader& r : groups_[p.group].readers) {
-          if (r.target != target) continue;
-          bool ok = ForPieces(r, p.lo, p.hi, [&](const CopyRun& run, uint64_t lo, uint64_t hi) {
-            return Hash(sha_[target].get(), map, run.file, lo, hi);
-          });
-          if (!ok) return false;
-        }
-      std::lock_guard<std::mutex> lock(mu_);
-      ++turn_[target];
-      turn_cv_.notify_all();
-    }
-    return true;
-  }
-
-  void Abort() {
-    std::lock_guard<std::mutex> lock(mu_);
-    turn_cv_.notify_all();
   }
 
   bool MapRange(MappedWindow& map, int file, uint64_t lo, uint64_t hi) {
@@ -220,16 +133,9 @@ class Copier {
     return true;
   }
 
-  bool Hash(Sha256* sha, const MappedWindow& map, int file, uint64_t lo, uint64_t hi) {
-    uint64_t fault = 0;
-    if (map.Hash(sha, lo, hi - lo, &fault)) return true;
-    return Fail({paths_[file], EndedWhileReading(fds_[file], fault), true, fault, hi - fault});
-  }
-
-  // The SHA-256 of target `i`'s file from the bytes it is made of, in file order: its header, then
+  // The SHA-256 of target `t`'s file from the bytes it is made of, in file order: its header, then
   // each tensor's runs (they tile the data section in destination order).
-  bool HashWhole(size_t i, MappedWindow& map) {
-    const CopyTarget& t = (*targets_)[i];
+  bool Hash(const CopyTarget& t, MappedWindow& map) {
     Sha256 sha;
     sha.Update(t.header);
     for (const OutTensor& tensor : t.rank->tensors)
@@ -239,7 +145,9 @@ class Copier {
           // A window from here on: the next rows of a strided slice fall in it too.
           if (!map.Covers(run.file, at, hi) && !MapRange(map, run.file, at, std::max(hi, WindowEnd(run.file, at))))
             return false;
-          if (!Hash(&sha, map, run.file, at, hi)) return false;
+          uint64_t fault = 0;
+          if (!map.Hash(&sha, at, hi - at, &fault))
+            return Fail({paths_[run.file], EndedWhileReading(fds_[run.file], fault), true, fault, hi - fault});
           at = hi;
         }
     *t.sha256 = sha.Hex();
@@ -255,21 +163,22 @@ class Copier {
     return std::min(end, at + window_);
   }
 
-  // Writes the pieces of `r`'s runs inside part `p`. Pieces that follow each other in the
+  // Writes the parts of `r`'s runs inside task `t`'s window. Pieces that follow each other in the
   // destination go in one pwritev (a column slice: one piece per row).
-  bool Scatter(const Part& p, const Reader& r, const MappedWindow& map) {
-    const CopyTarget& target = (*targets_)[r.target];
+  bool Scatter(const Task& t, const Reader& r, const MappedWindow& map) {
+    auto first = std::partition_point(r.runs.begin(), r.runs.end(),
+                                      [&](const CopyRun* run) { return run->src + run->length <= t.lo; });
     std::vector<iovec> pieces;
     uint64_t dst = 0, pending = 0;
     auto flush = [&]() -> bool {
       if (pieces.empty()) return true;
-      uint64_t at = target.header.size() + dst;
+      uint64_t at = r.target->header.size() + dst;
       OutputError err;
-      if (!target.out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err)) {
+      if (!r.target->out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err)) {
         // pwritev from a mapping whose file was cut short fails with EFAULT: name the checkpoint.
-        int file = groups_[p.group].file;
-        if (FileSize(fds_[file]) < p.hi)
-          return Fail({paths_[file], EndedWhileReading(fds_[file], p.hi), true, p.lo, p.hi - p.lo});
+        int file = groups_[t.group].file;
+        if (FileSize(fds_[file]) < t.hi)
+          return Fail({paths_[file], EndedWhileReading(fds_[file], t.hi), true, t.lo, t.hi - t.lo});
         return Fail({err.path, err.reason, false, at, pending});
       }
       Landed(r.target, pending);
@@ -277,29 +186,28 @@ class Copier {
       pending = 0;
       return true;
     };
-    bool ok = ForPieces(r, p.lo, p.hi, [&](const CopyRun& run, uint64_t lo, uint64_t hi) {
+    for (auto it = first; it != r.runs.end() && (*it)->src < t.hi; ++it) {
+      const CopyRun& run = **it;
+      uint64_t lo = std::max(run.src, t.lo), hi = std::min(run.src + run.length, t.hi);
       uint64_t to = run.dst + (lo - run.src);
       if (!pieces.empty() && (dst + pending != to || pieces.size() == IOV_MAX) && !flush()) return false;
       if (pieces.empty()) dst = to;
       pieces.push_back({const_cast<char*>(map.At(lo)), hi - lo});
       pending += hi - lo;
-      return true;
-    });
-    return ok && flush();
+    }
+    return flush();
   }
 
-  void Landed(size_t target, uint64_t bytes) {
+  void Landed(const CopyTarget* t, uint64_t bytes) {
     copied_->fetch_add(bytes);
     std::lock_guard<std::mutex> lock(mu_);
-    const CopyTarget& t = (*targets_)[target];
-    if ((pending_[target] -= bytes) == 0 && t.finished)
-      *t.finished = std::chrono::duration<double>(Clock::now() - start_).count();
+    if ((pending_[t] -= bytes) == 0 && t->finished)
+      *t->finished = std::chrono::duration<double>(Clock::now() - start_).count();
   }
 
   bool Fail(CopyError e) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.exchange(true)) error_ = std::move(e);
-    turn_cv_.notify_all();
     return false;
   }
 
@@ -309,17 +217,12 @@ class Copier {
   std::atomic<uint64_t>* copied_;
   const Clock::time_point start_;
   const std::vector<CopyTarget>* targets_ = nullptr;
-  std::vector<Group> groups_;  // in entry order
-  std::vector<Task> tasks_;    // whole-file hashes, then windows in entry order
-  size_t first_window_ = 0;
-  std::vector<bool> inline_;                   // each target: hashed window by window
-  std::vector<std::unique_ptr<Sha256>> sha_;   // their digests so far
-  std::map<size_t, uint64_t> pending_;         // bytes of each target still to write
+  std::vector<Group> groups_;
+  std::vector<Task> tasks_;
+  std::map<const CopyTarget*, uint64_t> pending_;  // bytes of each target still to write
   std::atomic<size_t> next_{0};
   std::atomic<bool> failed_{false};
   std::mutex mu_;
-  std::condition_variable turn_cv_;
-  std::vector<size_t> turn_;  // each target: the window whose pieces it hashes next
   CopyError error_;
 };
 

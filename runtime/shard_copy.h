@@ -41,10 +41,8 @@ void SetWindowMappedHookForTesting(WindowMappedHook hook);
 /// `jobs` threads, and hashes each target. Each source window of at most `window_bytes` is mapped
 /// once and written to every rank that holds part of it, the pieces that follow each other in a
 /// rank file in one pwritev (no copy in user space); a rank file is hashed from the same mapped
-/// source bytes in file order, so nothing is read back: after writing a window, a thread hashes
-/// each rank's pieces of it once that rank's pieces of every earlier window are hashed, so two
-/// threads hash different ranks at once (a rank file whose bytes come in another order: in a pass
-/// of its own). Small tensors of one file share a window. A thread maps one window at a time, so the mapped
+/// source bytes in file order, so nothing is read back (one task per rank file, beside the writes:
+/// no thread waits for another). A thread maps one window at a time, so the mapped
 /// memory stays under `jobs` x `window_bytes`. `copied` counts bytes as they land. False with
 /// `error` set on the first failure; a checkpoint cut short during the copy (SIGBUS on a mapped
 /// read, EFAULT from pwritev) is a read error naming the file and the byte it now ends at.
