@@ -1,6 +1,6 @@
 // CopyRuns and WriteShards on hand-written plans over a file written here: the rank files' bytes and
-// SHA-256 against what the test cuts and hashes itself, with windows small enough to split and merge
-// tensors; and a checkpoint cut short after a window is mapped (a hook truncates it) is an error
+// SHA-256 against what the test cuts and hashes itself, with windows small enough to split tensors;
+// and a checkpoint cut short after a window is mapped (a hook truncates it) is an error
 // naming the file, never a SIGBUS, with nothing left in OUT.
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "runtime/command_output.h"
+#include "support/atomic_file.h"
 #include "runtime/shard_copy.h"
 #include "runtime/shard_writer.h"
 #include "support/sha256.h"
@@ -131,7 +132,40 @@ Sharded Shard(const Dir& d, bool reversed, uint64_t window, int jobs, bool trunc
 }
 
 TEST_SUITE("shard copy") {
-  TEST_CASE("rank files hold their slices and their SHA-256, for windows that split and merge tensors") {
+  // Without hashes the first read of the mapping is pwritev's, which fails with EFAULT.
+  TEST_CASE("CopyRuns without hashes: a checkpoint cut short after its window is mapped is a read error") {
+    for (int jobs : {1, 2}) {
+      CAPTURE(jobs);
+      Dir d;
+      std::string path = d.path + "/model.safetensors";
+      Write(path, Source());
+      ShardPlan plan = Plan(false);
+      OutputSet set;
+      std::vector<CopyTarget> targets;
+      for (const RankPlan& rank : plan.ranks) {
+        OutputError err;
+        StagedOutput* out = set.Stage(d.path + "/rank" + std::to_string(rank.rank), &err);
+        REQUIRE(out);
+        targets.push_back({&rank, out, "", nullptr, nullptr});
+      }
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      REQUIRE(fd >= 0);
+      g_truncate = path;
+      SetWindowMappedHookForTesting(TruncateAfterMap);
+      std::atomic<uint64_t> copied{0};
+      CopyError error;
+      bool ok = CopyRuns({fd}, {path}, targets, jobs, 64u << 20, &copied, &error);
+      SetWindowMappedHookForTesting(nullptr);
+      g_truncate.clear();
+      close(fd);
+      CHECK_FALSE(ok);
+      CHECK(error.read);
+      CHECK(error.path == path);
+      CHECK(error.reason == "it ended at byte 0 while being read (was it truncated or rewritten during the run?)");
+    }
+  }
+
+  TEST_CASE("rank files hold their slices and their SHA-256, for windows that split tensors") {
     for (bool reversed : {false, true})
       for (uint64_t window : {uint64_t{1000}, uint64_t{5000}, uint64_t{64} << 20})
         for (int jobs : {1, 2}) {
@@ -153,8 +187,7 @@ TEST_SUITE("shard copy") {
         }
   }
 
-  // Rank 0's swapped halves are hashed in a pass of their own, which reads the mapping itself: the
-  // read raises SIGBUS. In order, the first read of the mapping is pwritev's: EFAULT.
+  // The hashes come first and read the mapping themselves: the read raises SIGBUS.
   TEST_CASE("a checkpoint cut short after its window is mapped is an error naming it, and OUT stays empty") {
     for (bool reversed : {true, false})
       for (int jobs : {1, 2}) {
