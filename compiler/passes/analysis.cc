@@ -170,7 +170,7 @@ bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opt
 }
 
 std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, const CheckOptions& opts,
-                                  Diagnostics& diags) {
+                                  Diagnostics& diags, bool keep_going) {
   const CheckPipeline& passes = CheckPasses();
   int before = diags.errors();
   Subject subject(model, plan, opts);
@@ -180,7 +180,7 @@ std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, con
   Layouts layouts = passes.propagate.run(resolved, diags);
   Analysis a(std::move(resolved), std::move(layouts));
   for (const Checker<Analysis>& c : passes.on_layouts) c.run(a, diags);
-  if (diags.errors() != before) return std::nullopt;
+  if (diags.errors() != before && !(keep_going && !diags.has_fatal())) return std::nullopt;
   return a;
 }
 

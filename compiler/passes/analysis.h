@@ -164,9 +164,9 @@ const CheckPipeline& CheckPasses();
 /// Runs every check pass on a loaded model and plan; returns false when errors were reported.
 bool RunCheck(const ModelGraph& model, const Plan& plan, const CheckOptions& opts, Diagnostics& diags);
 /// The same, keeping the analysis for the compile passes that follow; nullopt when a pass reported
-/// an error.
+/// an error (with `keep_going`, only when one was fatal: tpc verify runs rejected plans).
 std::optional<Analysis> RunChecks(const ModelGraph& model, const Plan& plan, const CheckOptions& opts,
-                                  Diagnostics& diags);
+                                  Diagnostics& diags, bool keep_going = false);
 
 }  // namespace tpc
 

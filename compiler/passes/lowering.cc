@@ -67,7 +67,7 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
                                Diagnostics& diags) {
   std::optional<Plan> lora_plan;
   if (TranslatesToLora(opts)) lora_plan = TranslateToLora(plan, LoraSections::kPlanOnly, diags);
-  std::optional<Analysis> a = RunChecks(model, lora_plan ? *lora_plan : plan, opts.check, diags);
+  std::optional<Analysis> a = RunChecks(model, lora_plan ? *lora_plan : plan, opts.check, diags, opts.keep_going);
   if (!a) return std::nullopt;
   if (!model.quant.method.empty() && (model.quant.method != "fp8" || model.quant.weight_block.size() != 2)) {
     // check-quantization warned (config only); a program would place the tensors as if unquantised.
@@ -94,7 +94,7 @@ std::optional<Program> Compile(const ModelGraph& model, const Plan& plan, const 
   LowerParameters(l, p, diags);
   LowerStored(l, p, diags);
   InsertRedistributions(l, p, diags);
-  if (diags.errors() != before) return std::nullopt;
+  if (diags.errors() != before && !opts.keep_going) return std::nullopt;
   EstimateCosts(p);
   return p;
 }

@@ -18,6 +18,9 @@ struct CompileOptions {
   int lora_rank = 8;
   std::string dtype;  ///< overrides the config's torch_dtype; bfloat16 when neither says
   LinkModel link;
+  /// tpc verify only: lower a plan the checks reject (their errors stay reported), so that its
+  /// arithmetic shows where it goes wrong. No command writes such a program.
+  bool keep_going = false;
 };
 
 /// The state the lowering passes share: the checked analysis plus the width of each activation.

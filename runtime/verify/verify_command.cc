@@ -53,6 +53,7 @@ struct Outcome {
   int first = -1;  // module id of the first divergence
   double first_error = 0;
   double logits_error = 0;
+  int check_errors = 0;  // what tpc check reported for the plan
 };
 
 Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const ShardedRun& run, double tol) {
@@ -89,6 +90,7 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
     j["max_rel_error"] = o.max_error;
     j["logits_rel_error"] = o.logits_error;
     j["collectives"] = p.collectives.size();
+    j["check_errors"] = o.check_errors;
     if (o.first < 0) {
       j["first_divergence"] = nullptr;
     } else {
@@ -107,9 +109,13 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
   if (o.first >= 0)
     out << "first divergence: '" << g.at(o.first).name << "' (" << KindName(g.at(o.first).kind) << "), relative error "
         << Sci(o.first_error) << " > " << Sci(req.tolerance) << '\n';
-  out << (ok ? "ok" : "diverges") << ": the sharded forward at tp " << p.tp << " (" << p.collectives.size()
-      << " collectives, " << req.dtype << ") " << (ok ? "equals" : "differs from") << " the unsharded one; max relative error "
-      << Sci(o.max_error) << (ok ? " <= " : " > ") << Sci(req.tolerance) << '\n';
+  if (o.first < 0 && o.check_errors > 0)
+    out << "the arithmetic agrees, but tpc check rejects the plan (" << o.check_errors
+        << " errors above): the runtime may refuse or crash on it\n";
+  out << (o.first < 0 ? "ok" : "diverges") << ": the sharded forward at tp " << p.tp << " (" << p.collectives.size()
+      << " collectives, " << req.dtype << ") " << (o.first < 0 ? "equals" : "differs from")
+      << " the unsharded one; max relative error " << Sci(o.max_error) << (o.first < 0 ? " <= " : " > ")
+      << Sci(req.tolerance) << '\n';
 }
 
 }  // namespace
@@ -136,12 +142,14 @@ int RunVerifyCommand(const VerifyRequest& req, std::ostream& out, std::ostream& 
   opts.check.dialect = ChooseDialect(in->plan, false, opts.check.dialect);
   if (in->plan.meta.sp_mode == SpMode::kIgnored) opts.sequence_parallel = false;
   std::string context = RunContext(in->model, req.tp, opts.check.dialect);
+  // A plan the checks reject is still run, to show where its arithmetic goes wrong; it never passes.
+  opts.keep_going = true;
   std::optional<Program> program = Compile(in->model, in->plan, opts, diags);
-  if (diags.warnings() > 0 || !program) err << RenderText(diags, req.color);
-  if (!program) {
-    err << Summary(diags, context);
-    return fail("the plan does not compile, so there is no program to verify");
-  }
+  int check_errors = diags.errors();
+  if (diags.warnings() > 0 || check_errors > 0 || !program) err << RenderText(diags, req.color) << Summary(diags, context);
+  if (!program) return fail("the plan does not compile, so there is no program to verify");
+  if (check_errors > 0)
+    err << "tpc verify: note: running the rejected plan anyway, to find where it diverges\n";
   at::ScalarType dtype = req.dtype == "fp64" ? at::kDouble : at::kFloat;
   ReferenceModel model;
   std::string why;
@@ -164,7 +172,8 @@ int RunVerifyCommand(const VerifyRequest& req, std::ostream& out, std::ostream& 
   if (!RunShardedForward(model, *program, source, dtype, ids, &run, &why))
     return fail("the sharded forward stopped: " + why);
   Outcome o = Compare(model, ref, run, req.tolerance);
-  bool ok = o.first < 0;
+  o.check_errors = check_errors;
+  bool ok = o.first < 0 && check_errors == 0;
   Render(req, model, *program, o, ok, out);
   return ok ? kExitOk : kExitErrors;
 }

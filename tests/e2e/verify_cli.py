@@ -4,8 +4,10 @@
     python3 tests/e2e/verify_cli.py --tpc build/bin/tpc --source .
 
 Checks: a good plan verifies at tp 2 (exit 0, the text report's rows, JSON fields); fp64 and
---tokens; a model directory without a checkpoint, a plan the compiler refuses and a bad flag give
-exit 2 with a message naming the problem; `tpc help` lists verify. Exit 1 on any failure.
+--tokens; two broken plans (naive colwise on phi3's fused qkv, mixtral's experts without their
+reduction) exit 1 naming the first module that diverges; a model directory without a checkpoint and
+a bad flag give exit 2 with a message naming the problem; `tpc help` lists verify. Exit 1 on any
+failure.
 """
 import argparse
 import json
@@ -62,12 +64,28 @@ def main():
         expect(r.returncode == 2 and "holds no safetensors checkpoint" in r.stderr,
                f"config only: exit {r.returncode}, {r.stderr}")
 
+        # Broken plans tpc check rejects still run, and the report names where they go wrong.
         naive = os.path.join(tmp, "naive.yaml")
         with open(naive, "w") as f:
             f.write("model.layers.*.self_attn.qkv_proj: colwise\nmodel.layers.*.self_attn.o_proj: rowwise\n")
         r = tpc("--model", os.path.join(data, "phi3"), "--plan", naive, "--tp", "2")
-        expect(r.returncode == 2 and "[fused-naive-split]" in r.stderr and "the plan does not compile" in r.stderr,
-               f"naive phi3: exit {r.returncode}, {r.stderr}")
+        expect(r.returncode == 1 and "[fused-naive-split]" in r.stderr
+               and "first divergence: 'model.layers.0.self_attn.attention' (attention)" in r.stdout,
+               f"naive phi3: exit {r.returncode}, {r.stdout}{r.stderr}")
+
+        unreduced = os.path.join(tmp, "unreduced.yaml")
+        with open(unreduced, "w") as f:
+            f.write("dialect: hf-v5\nbase_model_tp_plan:\n"
+                    "  layers.*.mlp.experts.gate_up_proj: packed_colwise\n"
+                    "  layers.*.mlp.experts.down_proj: rowwise\n")  # no moe_tp_experts: nothing reduces
+        r = tpc("--model", os.path.join(data, "mixtral"), "--plan", unreduced, "--tp", "2", "--format", "json")
+        expect(r.returncode == 1, f"unreduced mixtral: exit {r.returncode}, {r.stderr}")
+        if r.returncode == 1:
+            j = json.loads(r.stdout)
+            expect(j["ok"] is False and j["check_errors"] >= 1
+                   and j["first_divergence"]["module"] == "model.layers.0.mlp_residual"
+                   and j["first_divergence"]["layer"] == 0 and j["first_divergence"]["rel_error"] > 1e-3,
+                   f"unreduced mixtral: {j}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
