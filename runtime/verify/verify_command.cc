@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include "passes/lowering.h"
 #include "runtime/verify/checkpoint_tensors.h"
 #include "runtime/verify/sharded_forward.h"
+#include "runtime/verify/synthetic_checkpoint.h"
 #include "support/diagnostics.h"
 #include "support/source_manager.h"
 
@@ -120,7 +123,32 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
 
 }  // namespace
 
-int RunVerifyCommand(const VerifyRequest& req, std::ostream& out, std::ostream& err) {
+// A directory under TMPDIR, removed with everything in it when it goes.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/tpc-verify-XXXXXX";
+    if (mkdtemp(tmpl.data())) path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream& err) {
+  VerifyRequest req = given;
+  ScratchDir scratch;
+  if (req.random_weights || req.shrink) {
+    std::string summary, why;
+    if (scratch.path.empty()) return err << "tpc verify: error: cannot make a temporary directory\n", kExitUsage;
+    if (!WriteSyntheticCheckpoint(req.model_path, req.arch_dir, req.shrink, req.tp, req.seed, scratch.path, &summary,
+                                  &why))
+      return err << "tpc verify: error: " << why << '\n', kExitUsage;
+    err << "tpc verify: note: " << summary << '\n';
+    req.model_path = scratch.path;
+  }
   SourceManager sources;
   Diagnostics diags(sources);
   auto fail = [&](const std::string& message) {

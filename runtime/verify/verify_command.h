@@ -5,6 +5,7 @@
 // forward on a deterministic token batch, and reports per layer and for the logits the largest
 // relative error, and the first module where the two part.
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 
@@ -24,6 +25,9 @@ struct VerifyRequest {
   double tolerance = 1e-4;     ///< relative: max |sharded - reference| / max |reference|
   bool json = false;
   bool color = false;
+  bool random_weights = false;  ///< model_path is a config: deterministic weights are made for it
+  bool shrink = false;          ///< scale the config down first (implies random_weights)
+  uint64_t seed = 0;
 };
 
 /// Runs it. Exit code: 0 within tolerance, 1 when not, 2 for unusable input (a model without a

@@ -5,7 +5,8 @@
 
 Checks: a good plan verifies at tp 2 (exit 0, the text report's rows, JSON fields); fp64 and
 --tokens; two broken plans (naive colwise on phi3's fused qkv, mixtral's experts without their
-reduction) exit 1 naming the first module that diverges; a model directory without a checkpoint and
+reduction) exit 1 naming the first module that diverges; real configs verify with --shrink and
+random weights, the same seed giving the same result; a model directory without a checkpoint and
 a bad flag give exit 2 with a message naming the problem; `tpc help` lists verify. Exit 1 on any
 failure.
 """
@@ -88,6 +89,21 @@ def main():
                    f"unreduced mixtral: {j}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+    # Real configs without their weights: shrunk, with deterministic random weights.
+    configs = os.path.join(args.source, "tests", "data", "configs")
+    r = tpc("--model", os.path.join(configs, "Qwen__Qwen3-8B"), "--shrink", "--tp", "4")
+    expect(r.returncode == 0 and "config shrunk for tp 4" in r.stderr and r.stdout.splitlines()[-1].startswith("ok:"),
+           f"shrunk Qwen3-8B: exit {r.returncode}, {r.stdout[-300:]}{r.stderr[-300:]}")
+    runs = [tpc("--model", os.path.join(configs, "mistralai__Mixtral-8x7B-Instruct-v0.1"), "--shrink", "--tp", "2",
+                "--seed", "7", "--format", "json") for _ in range(2)]
+    expect(all(x.returncode == 0 for x in runs), f"shrunk Mixtral: exits {[x.returncode for x in runs]}")
+    if all(x.returncode == 0 for x in runs):
+        a, b = (json.loads(x.stdout) for x in runs)
+        expect(a["ok"] and a["max_rel_error"] == b["max_rel_error"] and a["max_rel_error"] > 0,
+               f"shrunk Mixtral, seed 7, twice: {a['max_rel_error']} vs {b['max_rel_error']}")
+    r = tpc("--model", os.path.join(data, "llama", "expected.safetensors"), "--random-weights")
+    expect(r.returncode == 2 and "not a JSON object" in r.stderr, f"random weights for a non-config: {r.stderr}")
 
     r = tpc("--model", os.path.join(data, "llama"), "--dtype", "fp16")
     expect(r.returncode == 2 and "--dtype takes fp32 or fp64, got 'fp16'" in r.stderr, f"bad dtype: {r.stderr}")

@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
          req.tolerance = x;
          return "";
        }},
+      cli::Switch("--random-weights", "--model is a config: make deterministic weights for it", &req.random_weights),
+      cli::Switch("--shrink", "scale the config down first (few layers, small widths; heads and every "
+                  "divisibility by --tp kept); implies --random-weights", &req.shrink),
+      cli::PositiveIntFlag("--seed", "N", "the random weights' seed (default 0)", 1L << 62,
+                           [&](long v) { req.seed = static_cast<uint64_t>(v); }),
       {{"--format"}, "text|json", "how to write the report (default text)",
        [&](const std::string& v) -> std::string {
          if (v != "text" && v != "json") return "--format takes text or json, got '" + v + "'";
