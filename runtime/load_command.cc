@@ -50,6 +50,7 @@ void Report(const LoadRequest& req, const std::vector<RankStats>& ranks, std::os
     nlohmann::ordered_json j;
     j["ok"] = true;
     j["world_size"] = ranks.size();
+    j["device"] = req.cuda ? "cuda" : "cpu";
     j["source"] = SourceName(req.options.source);
     j["verify"] = verify;
     j["bytes"] = total;
@@ -77,7 +78,7 @@ void Report(const LoadRequest& req, const std::vector<RankStats>& ranks, std::os
   std::snprintf(line, sizeof line, "%.3f GB in %.3f s, %.2f GB/s", static_cast<double>(total) / 1e9, slowest,
                 GigabytesPerSecond(total, slowest));
   out << "loaded " << ranks.size() << " ranks from " << req.weights << " (--source " << SourceName(req.options.source)
-      << ", " << line << ")";
+      << (req.cuda ? ", --device cuda, " : ", ") << line << ")";
   if (req.options.verify != LoadOptions::Verify::kNone) out << "; --verify " << verify << ": every byte matches";
   out << "\n";
 }
@@ -110,7 +111,7 @@ bool ReadRankEnv(const std::function<const char*(const char*)>& get, RankEnv* en
 }
 
 int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& connect, std::ostream& out,
-                   std::ostream& err) {
+                   std::ostream& err, const CudaHooks* cuda) {
   SourceManager sources;
   Diagnostics diags(sources);
   std::optional<Program> program = ReadProgramJson(req.program, diags);
@@ -121,13 +122,25 @@ int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& 
     return RenderRunDiagnostics(diags, err), kExitUsage;
   }
   std::string error;
-  std::unique_ptr<Communicator> comm = connect(env, std::chrono::seconds(req.timeout_seconds), &error);
+  std::unique_ptr<Device> device;
+  if (req.cuda && cuda) device = cuda->open(env.local_rank, &error);
+  if (req.cuda && !device) {
+    if (!cuda) error = "this tpc-run was built without CUDA/NCCL support; use --device cpu";
+    diags.Report(DiagId::kLoadRankFailed, {sources.AddPath(req.program), 0, 0, 0}, {std::to_string(env.rank), error});
+    return RenderRunDiagnostics(diags, err), kExitUsage;
+  }
+  auto timeout = std::chrono::milliseconds(std::chrono::seconds(req.timeout_seconds));
+  std::unique_ptr<Communicator> comm = connect(env, timeout, &error);
+  std::unique_ptr<DeviceComm> device_comm;
+  if (comm && device && !(device_comm = cuda->connect(env, timeout, *device, &error))) (void)comm.release();
   if (!comm) {
     diags.Report(DiagId::kLoadCommFailed, {}, {std::to_string(env.rank), error});
     return RenderRunDiagnostics(diags, err), kExitUsage;
   }
   LoadOptions opts = req.options;
   opts.program_path = req.program;
+  opts.device = device.get();
+  opts.device_comm = device_comm.get();
   LoadedShards loaded;
   bool ok = LoadShards(*program, req.weights, *comm, opts, &loaded, diags);
   std::vector<Bytes> stats;
@@ -146,6 +159,8 @@ int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& 
     for (const Diagnostic& d : diags.all()) wrong_bytes |= d.id == DiagId::kLoadVerifyFailed;
     // A peer may be gone: the group's teardown could wait on it, so the process ends without it.
     (void)comm.release();
+    (void)device_comm.release();
+    (void)device.release();
     return wrong_bytes ? kExitErrors : kExitUsage;
   }
   if (env.rank == 0) {

@@ -32,17 +32,26 @@ struct LoadRequest {
   LoadOptions options;  ///< its program_path is set from `program`
   int timeout_seconds = 300;
   bool json = false;
+  bool cuda = false;  ///< --device cuda: tensors end in GPU LOCAL_RANK's memory
 };
 
 /// Connects this rank to the others; null with `error` set when it cannot.
 using ConnectFn =
     std::function<std::unique_ptr<Communicator>(const RankEnv&, std::chrono::milliseconds, std::string* error)>;
 
+/// --device cuda's GPU (opened before the rendezvous, so that a missing one fails at once) and its NCCL
+/// communicator (connected after it).
+struct CudaHooks {
+  std::function<std::unique_ptr<Device>(int local_rank, std::string* error)> open;
+  std::function<std::unique_ptr<DeviceComm>(const RankEnv&, std::chrono::milliseconds, Device&, std::string* error)>
+      connect;
+};
+
 /// Reads the program, checks the world size against its tp, connects with `connect`, loads, and has
 /// rank 0 print every rank's bytes, seconds and GB/s to `out` (text or JSON). Diagnostics go to
 /// `err`. Returns an ExitCode: 1 when verification finds wrong bytes, 2 for any other failure.
 int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& connect, std::ostream& out,
-                   std::ostream& err);
+                   std::ostream& err, const CudaHooks* cuda = nullptr);
 
 }  // namespace tpc
 

@@ -181,16 +181,19 @@ bool VerifyChecksum(VerifyContext& ctx, const LoadOptions& opts, LoadedShards& l
 }
 
 bool VerifyGather(VerifyContext& ctx, const LoadedShards& loaded,
-                  const std::function<bool(const ProgramParam&, Bytes*)>& read_whole) {
+                  const std::function<bool(const ProgramParam&, Bytes*)>& read_whole, const GatherFn& gather) {
   std::string error, verdict;
   int me = ctx.comm.rank();
   size_t k = 0;  // the next of this rank's tensors
   for (const ProgramParam& e : ctx.program.params) {
     if (e.kind == EntryKind::kLora || e.source.empty()) continue;
-    std::span<const uint8_t> mine;
-    if (e.HeldBy(me) && k < loaded.tensors.size()) mine = loaded.tensors[k++].bytes;
+    int mine = e.HeldBy(me) && k < loaded.tensors.size() ? static_cast<int>(k++) : -1;
     std::vector<Bytes> parts;
-    if (!ctx.comm.AllGather(mine, &parts, &error)) return CommFailed(ctx, error), false;
+    bool gathered = gather ? gather(e, mine, &parts, &error)
+                           : ctx.comm.AllGather(mine < 0 ? std::span<const uint8_t>()
+                                                         : loaded.tensors[static_cast<size_t>(mine)].bytes,
+                                                &parts, &error);
+    if (!gathered) return CommFailed(ctx, error), false;
     if (me != 0 || !verdict.empty()) continue;
     Bytes orig;
     if (read_whole(e, &orig)) verdict = Reassemble(e, parts, orig, ctx.program.tp);

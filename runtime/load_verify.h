@@ -39,8 +39,11 @@ bool VerifyChecksum(VerifyContext& ctx, const LoadOptions& opts, LoadedShards& l
 /// --verify gather: every stored tensor's local bytes gathered from every rank, put together by the
 /// program's slices (rows along the shard dim; whole tensors on replicas and owners) and compared on
 /// rank 0 with the tensor `read_whole` reads from the checkpoint.
+/// `gather`, when given, replaces the host all-gather: every rank's local bytes of `e` in rank order,
+/// this rank's being its tensor `k` (-1: none), e.g. gathered in device memory and copied back.
+using GatherFn = std::function<bool(const ProgramParam& e, int k, std::vector<Bytes>* parts, std::string* error)>;
 bool VerifyGather(VerifyContext& ctx, const LoadedShards& loaded,
-                  const std::function<bool(const ProgramParam&, Bytes*)>& read_whole);
+                  const std::function<bool(const ProgramParam&, Bytes*)>& read_whole, const GatherFn& gather = {});
 
 }  // namespace tpc
 

@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 
+#include "runtime/device_loader.h"
 #include "runtime/load_verify.h"
 #include "runtime/shard_plan.h"
 #include "support/limits.h"
@@ -39,7 +41,12 @@ class Files {
 
   // Exactly `n` bytes at `offset` of file `f`; false with a diagnostic otherwise.
   bool Read(int f, uint64_t offset, uint8_t* to, uint64_t n, Diagnostics& diags) const {
-    const std::string& path = paths_[static_cast<size_t>(f)];
+    std::string reason = Pread(f, offset, to, n);
+    return reason.empty() || Report(f, offset, n, reason, diags);
+  }
+
+  // Read without the diagnostic, safe from several threads: "" or why the bytes are not there.
+  std::string Pread(int f, uint64_t offset, uint8_t* to, uint64_t n) const {
     int fd = fds_[static_cast<size_t>(f)];
     uint64_t done = 0;
     std::string reason = fd < 0 ? std::strerror(errno) : "";
@@ -52,9 +59,12 @@ class Files {
       }
       done += static_cast<uint64_t>(got);
     }
-    if (done == n) return true;
-    diags.Report(DiagId::kShardReadFailed, FileLoc(diags, path),
-                 {std::to_string(n), path, std::to_string(offset), reason.empty() ? "cannot open it" : reason});
+    return done == n ? "" : reason.empty() ? "cannot open it" : reason;
+  }
+
+  bool Report(int f, uint64_t offset, uint64_t n, const std::string& reason, Diagnostics& diags) const {
+    const std::string& path = paths_[static_cast<size_t>(f)];
+    diags.Report(DiagId::kShardReadFailed, FileLoc(diags, path), {std::to_string(n), path, std::to_string(offset), reason});
     return false;
   }
 
@@ -132,6 +142,9 @@ class Loader {
                     {std::to_string(comm_.world_size()), opts_.program_path, std::to_string(p_.tp)});
       return false;
     }
+    if (opts_.device && !opts_.device_comm &&
+        (opts_.source == LoadOptions::Source::kRoot || opts_.verify == LoadOptions::Verify::kGather))
+      return DeviceFailed("--source root and --verify gather on a device need a device communicator (NCCL)");
     *out_ = {};
     out_->rank = rank;
     out_->tensors = Expected(p_, rank);
@@ -144,22 +157,28 @@ class Loader {
     if (plans) files_ = std::make_unique<Files>(dir_, plan_.files);
 
     auto start = Clock::now();
-    if (opts_.source == LoadOptions::Source::kLocal) ReadOwn();
-    else if (rank == 0) SendAll();
-    else ReceiveAll();
+    bool root = opts_.source == LoadOptions::Source::kRoot;
+    if (!opts_.device) !root ? ReadOwn() : rank == 0 ? SendAll() : ReceiveAll();
+    else if (AllocDevice()) !root ? StageOwn() : rank == 0 ? StageAll() : ReceiveOnDevice();
     out_->seconds = Since(start);
-    for (const LoadedTensor& t : out_->tensors) out_->bytes += t.bytes.size();
+    for (const LoadedTensor& t : out_->tensors) out_->bytes += opts_.device ? ExpectedBytes(t) : t.bytes.size();
     if (!Agree(ctx_)) return false;
 
     start = Clock::now();
-    bool ok = true;
-    if (opts_.verify == LoadOptions::Verify::kChecksum)
+    // On a device, --verify checksum hashes the tensors copied back.
+    bool ok = !opts_.device || opts_.verify != LoadOptions::Verify::kChecksum || CopyBack();
+    if (ok && opts_.verify == LoadOptions::Verify::kChecksum)
       ok = VerifyChecksum(ctx_, opts_, *out_, rank == 0 ? &plan_ : nullptr,
                           [&](const OutTensor& t, Bytes* b) {
                             return ReadTensor(*files_, t, opts_.window_bytes, b, diags_);
                           });
-    else if (opts_.verify == LoadOptions::Verify::kGather)
-      ok = VerifyGather(ctx_, *out_, [&](const ProgramParam& e, Bytes* b) { return ReadWhole(e, b); });
+    else if (ok && opts_.verify == LoadOptions::Verify::kGather)
+      ok = VerifyGather(ctx_, *out_, [&](const ProgramParam& e, Bytes* b) { return ReadWhole(e, b); },
+                        opts_.device ? GatherFn([this](const ProgramParam& e, int k, std::vector<Bytes>* parts,
+                                                       std::string* error) { return GatherOnDevice(e, k, parts, error); })
+                                     : GatherFn());
+    for (LoadedTensor& t : out_->tensors)
+      if (opts_.device) Bytes().swap(t.bytes);
     out_->verify_seconds = Since(start);
     return ok;
   }
@@ -237,6 +256,119 @@ class Loader {
     }
   }
 
+  // --device: the device part of the steps above (device_loader.h), with the same batches and status
+  // messages over the host communicator; the bytes themselves go through NCCL.
+  bool DeviceFailed(const std::string& error) {
+    if (!error.empty())
+      diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path), {std::to_string(comm_.rank()), error});
+    return false;
+  }
+
+  bool AllocDevice() {
+    std::vector<uint64_t> sizes;
+    for (const LoadedTensor& t : out_->tensors) sizes.push_back(ExpectedBytes(t));
+    std::vector<uint8_t*> parts;
+    std::string error;
+    if (!AllocParts(*opts_.device, sizes, &parts, &out_->device_memory, &error)) return DeviceFailed(error);
+    for (size_t k = 0; k < parts.size(); ++k) out_->tensors[k].device = parts[k];
+    return true;
+  }
+
+  Stager& stager() {
+    if (!stager_)
+      // The stager reads a large window on several threads: only the diagnostic needs the lock.
+      stager_ = std::make_unique<Stager>(*opts_.device, opts_.window_bytes, [this](int f, uint64_t at, uint8_t* to,
+                                                                                   uint64_t n) {
+        std::string reason = files_->Pread(f, at, to, n);
+        if (reason.empty()) return true;
+        std::lock_guard lock(report_mu_);
+        return files_->Report(f, at, n, reason, diags_);
+      });
+    return *stager_;
+  }
+
+  void StageOwn() {
+    const RankPlan* mine = PlanOf(comm_.rank());
+    std::string error;
+    for (size_t i = 0; i < mine->tensors.size() && i < out_->tensors.size(); ++i)
+      if (!stager().Stage(mine->tensors[i], static_cast<uint8_t*>(out_->tensors[i].device), &error))
+        return (void)DeviceFailed(error);
+    if (!stager().Finish(&error)) DeviceFailed(error);
+  }
+
+  // Rank 0 stages each batch of a peer's tensors in one device buffer and sends them in one group.
+  void StageAll() {
+    std::string error;
+    uint64_t capacity = 0;
+    std::vector<uint8_t*> temp;
+    std::shared_ptr<void> owner;
+    for (int r = 1; r < p_.tp; ++r) {
+      const std::vector<OutTensor>& ts = PlanOf(r)->tensors;
+      std::vector<uint64_t> sizes;
+      for (const OutTensor& t : ts) sizes.push_back(t.bytes);
+      for (size_t i = 0; i < ts.size();) {
+        size_t end = BatchEnd(sizes, i, opts_.window_bytes);
+        uint64_t want = 0;
+        for (size_t k = i; k < end; ++k) want += sizes[k];
+        std::string status = FirstError(diags_);
+        if (status.empty() && want > capacity) {
+          owner.reset();
+          capacity = want;
+          if (!AllocParts(*opts_.device, {want}, &temp, &owner, &error)) status = (DeviceFailed(error), FirstError(diags_));
+        }
+        std::vector<DeviceTransfer> sends;
+        for (size_t k = i, at = 0; k < end && status.empty(); at += sizes[k++]) {
+          if (!stager().Stage(ts[k], temp[0] + at, &error)) status = (DeviceFailed(error), FirstError(diags_));
+          sends.push_back({temp[0] + at, sizes[k], r, true});
+        }
+        if (!comm_.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(status.data()), status.size()),
+                        r, &error))
+          return CommFailed(ctx_, error);
+        if (!status.empty()) break;
+        if (!opts_.device_comm->Exchange(sends, &error)) return CommFailed(ctx_, error);
+        i = end;
+      }
+    }
+    if (!diags_.has_errors()) StageOwn();
+  }
+
+  void ReceiveOnDevice() {
+    std::string error;
+    std::vector<LoadedTensor>& ts = out_->tensors;
+    std::vector<uint64_t> sizes;
+    for (const LoadedTensor& t : ts) sizes.push_back(ExpectedBytes(t));
+    for (size_t i = 0; i < ts.size();) {
+      size_t end = BatchEnd(sizes, i, opts_.window_bytes);
+      Bytes status;
+      if (!comm_.Recv(&status, 0, &error)) return CommFailed(ctx_, error);
+      if (!status.empty()) {
+        diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
+                      {"0", std::string(status.begin(), status.end())});
+        return;
+      }
+      std::vector<DeviceTransfer> recvs;
+      for (size_t k = i; k < end; ++k) recvs.push_back({ts[k].device, sizes[k], 0, false});
+      if (!opts_.device_comm->Exchange(recvs, &error)) return CommFailed(ctx_, error);
+      i = end;
+    }
+  }
+
+  bool CopyBack() {
+    std::string error;
+    for (LoadedTensor& t : out_->tensors) {
+      t.bytes.resize(ExpectedBytes(t));
+      if (!opts_.device->CopyOut(t.bytes.data(), t.device, t.bytes.size(), &error)) return DeviceFailed(error);
+    }
+    return true;
+  }
+
+  bool GatherOnDevice(const ProgramParam& e, int k, std::vector<Bytes>* parts, std::string* error) {
+    std::vector<uint64_t> sizes;
+    for (int r = 0; r < p_.tp; ++r) sizes.push_back(e.HeldBy(r) ? ExpectedBytes({e.name, e.dtype, e.LocalShape(r), {}}) : 0);
+    const void* mine = k < 0 ? nullptr : out_->tensors[static_cast<size_t>(k)].device;
+    return GatherParts(*opts_.device, *opts_.device_comm, sizes, comm_.rank(), mine, parts, error);
+  }
+
   // The stored tensor an entry reads, whole, as the checkpoint holds it.
   bool ReadWhole(const ProgramParam& e, Bytes* bytes) {
     const SafetensorsHeader& h = headers_.at(e.file);
@@ -260,6 +392,8 @@ class Loader {
   CheckpointHeaders headers_;
   ShardPlan plan_;
   std::unique_ptr<Files> files_;
+  std::unique_ptr<Stager> stager_;
+  std::mutex report_mu_;
 };
 
 }  // namespace

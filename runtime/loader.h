@@ -5,11 +5,13 @@
 #define TPC_RUNTIME_LOADER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ir/program.h"
 #include "runtime/communicator.h"
+#include "runtime/device.h"
 #include "support/diagnostics.h"
 #include "support/limits.h"
 
@@ -23,6 +25,10 @@ struct LoadOptions {
   std::string program_path;  ///< names the program in diagnostics
   std::string manifest;      ///< kChecksum: a `tpc-run shard` manifest.json to compare with, or "" (rank 0 reads)
   uint64_t window_bytes = limits::kLoadWindowBytes;  ///< one read of a tensor's runs; one message of kRoot
+  /// With a device (--device cuda), tensors end in its memory, --source root sends them with
+  /// `device_comm` (NCCL) and --verify gather gathers them there; both outlive the LoadedShards.
+  Device* device = nullptr;
+  DeviceComm* device_comm = nullptr;
 };
 
 /// One tensor as this rank holds it.
@@ -30,7 +36,8 @@ struct LoadedTensor {
   std::string name;
   std::string dtype;
   std::vector<int64_t> shape;  ///< the local shape
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes;  ///< empty when loaded to a device
+  void* device = nullptr;      ///< the tensor in device memory, when loaded to a device
 };
 
 struct LoadedShards {
@@ -40,6 +47,7 @@ struct LoadedShards {
   double seconds = 0;                 ///< reading (and receiving), verification excluded
   double verify_seconds = 0;
   std::string sha256;  ///< of the tensors' bytes in order (kChecksum only)
+  std::shared_ptr<void> device_memory;  ///< owns every tensor's device memory; frees it through the Device
 };
 
 /// Loads this rank's tensors of `program` from the checkpoint in `weights_dir`. Every rank calls it

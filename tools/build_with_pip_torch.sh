@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds tpc-run's Gloo module against the LibTorch of a Python's pip `torch` (2.x) instead of
+# Builds tpc-run's Gloo module (and the NCCL module, when CMake finds CUDA) against the LibTorch of a Python's pip `torch` (2.x) instead of
 # Debian's libtorch-dev (1.13), and runs the multi-process load test with it:
 #   tools/build_with_pip_torch.sh [PYTHON] [BUILD_DIR]      (defaults: python3, build/torch2)
 # The GPU machine has such a Python; here one comes from `python3 -m venv V && V/bin/pip install torch`.
@@ -16,9 +16,19 @@ version=$("$python" -c 'import torch; print(torch.__version__)')
 echo "build_with_pip_torch: torch $version from $prefix"
 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix" -Dc10_LIBRARY="$lib/libc10.so" -DTORCH_LIBRARY="$lib/libtorch.so" >/dev/null
-cmake --build "$build" --target tpc tpc-run tpc_gloo
-if readelf -d "$build/bin/libtpc_gloo.so" | grep -q 'libc10.so.1'; then
-  echo "build_with_pip_torch: libtpc_gloo.so links Debian's libc10; the pip LibTorch was not used" >&2
-  exit 1
+# With the CUDA toolkit found, the NCCL module (its TCPStore rendezvous) builds against the same LibTorch.
+modules="libtpc_gloo.so"
+targets="tpc tpc-run tpc_gloo"
+if grep -q '^TPC_WITH_CUDA:BOOL=ON' "$build/CMakeCache.txt"; then
+  modules="$modules libtpc_nccl.so"
+  targets="$targets tpc_nccl"
 fi
+cmake --build "$build" --target $targets
+for m in $modules; do
+  if readelf -d "$build/bin/$m" | grep -q 'libc10.so.1'; then
+    echo "build_with_pip_torch: $m links Debian's libc10; the pip LibTorch was not used" >&2
+    exit 1
+  fi
+done
+echo "build_with_pip_torch: built $modules against torch $version"
 ctest --test-dir "$build" -R load_cli --output-on-failure

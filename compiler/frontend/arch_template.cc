@@ -227,6 +227,12 @@ std::optional<ArchTemplate> ParseArchTemplate(const std::string& path, const std
         t.layer = ParseModules(t.file, v["modules"]);
       } else if (key == "checkpoint") {
         t.stored_names = ParseStoredNames(t.file, v);
+      } else if (key == "forward") {
+        try {
+          t.forward = ParseForwardTemplate(t.file, v);
+        } catch (const ForwardTemplateError& e) {
+          throw TemplateError{e.node, e.message};
+        }
       } else if (key == "description") {
         // Free text for readers of the data file.
       } else {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/forward_spec.h"
 #include "ir/model_graph.h"
 #include "support/diagnostics.h"
 #include "support/expr.h"
@@ -54,6 +55,7 @@ struct ArchTemplate {
   std::string layers_out;  ///< module of a layer producing its output
   std::vector<ModuleTemplate> layer;
   StoredNames stored_names;  ///< `checkpoint`: names are unexpanded ("{base}" still in them)
+  ForwardTemplate forward;   ///< `forward`: numeric semantics for a reference forward
   int file = -1;
 };
 

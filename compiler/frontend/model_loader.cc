@@ -396,6 +396,13 @@ std::optional<ModelGraph> ParseModel(const std::string& path, std::string text, 
       if (v.kind != ConfigValue::kNull) g.field_locs[key] = v.key_loc;  // checks point at the key
       if (v.kind == ConfigValue::kNumber && !v.per_layer) g.field_values[key] = v.value;
     }
+    // An extra's prefix may name a config number: DeepSeek's multi-token prediction layer is
+    // layers.{num_hidden_layers}, one past the last decoder layer.
+    for (StoredNames::Extra& e : g.stored_names.extras) {
+      e.prefix = ReplaceAll(e.prefix, "{base}", g.base_prefix);
+      for (const auto& [key, value] : g.field_values)
+        e.prefix = ReplaceAll(e.prefix, "{" + key + "}", std::to_string(static_cast<int64_t>(value)));
+    }
     Expander(*t, fields, root["block_configs"], doc->file, g).Run();
     ReadQuantization(doc->file, root, &g.quant);
   } catch (const ConfigError& e) {

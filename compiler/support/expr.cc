@@ -131,7 +131,7 @@ class ExprParser {
         while (Eat(","));
         if (!Eat(")")) Fail("missing ')' after arguments of " + name);
       }
-      size_t want = (name == "floor") ? 1 : (name == "min" || name == "max" || name == "round_up") ? 2 : 0;
+      size_t want = (name == "floor" || name == "sqrt") ? 1 : (name == "min" || name == "max" || name == "round_up") ? 2 : 0;
       if (want == 0) Fail("unknown function '" + name + "'");
       if (args.size() != want) Fail(name + " takes " + std::to_string(want) + " arguments");
       return Add({Expr::Node::kCall, 0, name, args});
@@ -175,6 +175,7 @@ double Expr::EvalNode(int n, const VarLookup& lookup) const {
     case Node::kCall: {
       double a = EvalNode(node.args[0], lookup);
       if (node.name == "floor") return std::floor(a);
+      if (node.name == "sqrt") return std::sqrt(a);
       double b = EvalNode(node.args[1], lookup);
       if (node.name == "min") return std::min(a, b);
       if (node.name == "max") return std::max(a, b);

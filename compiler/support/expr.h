@@ -22,7 +22,7 @@ using VarLookup = std::function<std::optional<double>(std::string_view)>;
 /// A small arithmetic expression over config fields, as written in architecture templates:
 /// `num_attention_heads * head_dim`, `layer >= first_k_dense_replace`, `round_up(2 * x / 3, 256)`.
 /// Operators: + - * / (real) // (floor) % < <= > >= == != && || ! and ( ); functions min, max,
-/// floor, round_up(x, m). Identifiers may contain dots (`block.attention.no_op`).
+/// floor, sqrt, round_up(x, m). Identifiers may contain dots (`block.attention.no_op`).
 class Expr {
  public:
   /// Parses `text`; throws ExprError on a syntax error.

@@ -85,6 +85,18 @@ inline constexpr int kMaxLoadTimeoutSeconds = 7 * 24 * 3600;
 /// tensor is about 2 GB; strided runs of one window are copied out of one read).
 inline constexpr uint64_t kLoadWindowBytes = uint64_t{64} << 20;
 
+/// Strided runs (shard_dim > 0) of at most this many bytes go to the GPU with their enclosing rows
+/// and are cut there; longer ones are read one by one (a tp-8 down_proj row of Llama 8B: 3.5 KiB).
+inline constexpr uint64_t kLoadCutMaxRunBytes = uint64_t{64} << 10;
+
+/// Threads that read one pinned window of --device cuda, and the least each reads: one thread copies
+/// about 5-10 GB/s out of the page cache, pinned host-to-device copies run at about 50 GB/s (PCIe 5).
+inline constexpr unsigned kLoadReadThreads = 8;
+inline constexpr uint64_t kLoadReadPartBytes = uint64_t{4} << 20;
+
+/// Runs per row of one cut (a fused qkv has 3 slices per row; 64 leaves room for fused experts).
+inline constexpr size_t kLoadMaxCutsPerRow = 64;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_

@@ -9,7 +9,7 @@ WORLD_SIZE, LOCAL_RANK) for --source local and root with --verify gather and che
 must give every rank the byte count of its slices, computed here from the program and the headers.
 Then: a rank whose copy of the checkpoint differs fails verification (exit 1) naming it; a rank that
 never starts or is killed ends rank 0 within --timeout with a message naming it; WORLD_SIZE other than
-the program's tp, a missing variable and --device cuda exit 2. When tpc-run was built without
+the program's tp, a missing variable and --device cuda without a GPU exit 2. When tpc-run was built without
 LibTorch, checks that it says so (exit 2) and stops. Exit 1 on any failure.
 """
 import argparse
@@ -194,9 +194,16 @@ def bad_cases(env, ck, programs):
         p = env.start(0, 2, port, program, model_dir, "--timeout", "5", env=env_over)
         out, err = p.communicate(timeout=60)
         expect(p.returncode == 2 and text in err, f"env {env_over}: exit {p.returncode}\n{err}")
-    p = env.start(0, 2, port, program, model_dir, "--device", "cuda")
-    out, err = p.communicate(timeout=60)
-    expect(p.returncode == 2 and "built without CUDA/NCCL support" in err, f"--device cuda: {p.returncode}\n{err}")
+    # --device cuda without a GPU: a CUDA build names the rank and CUDA's reason, before any rendezvous
+    # (so rank 0 alone of 2 ends at once); a build without CUDA says so. With a GPU, load_cuda.py tests it.
+    cuda_build = os.path.exists(os.path.join(os.path.dirname(env.run_exe), "libtpc_nccl.so"))
+    if not (cuda_build and shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0):
+        p = env.start(0, 2, port, program, model_dir, "--device", "cuda", "--timeout", "60")
+        out, err = p.communicate(timeout=60)
+        text = ("tpc-run: error: rank 0 failed: no CUDA device is visible (cudaGetDeviceCount: " if cuda_build
+                else "built without CUDA/NCCL support")
+        expect(p.returncode == 2 and text in err and (not cuda_build or "[load-rank-failed]" in err),
+               f"--device cuda without a GPU: {p.returncode}\n{err}")
 
     # Rank 1 never starts, then rank 1 is killed: rank 0 ends within the timeout, naming rank 1.
     for kill in [False, True]:

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "backend/render_diagnostics.h"
@@ -178,6 +179,23 @@ TEST_SUITE("bind-checkpoint") {
     CHECK(b->binding.problems[0].kind == BindingProblem::kDtype);
     CHECK(b->binding.problems[1].kind == BindingProblem::kDtype);
   }
+  TEST_CASE("DeepSeek's multi-token prediction layer, one past the last layer, is a named extra") {
+    const char* deepseek = R"({"model_type": "deepseek_v3", "hidden_size": 64, "num_attention_heads": 4,
+      "num_key_value_heads": 4, "intermediate_size": 96, "moe_intermediate_size": 32, "n_routed_experts": 4,
+      "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1, "num_hidden_layers": 2,
+      "q_lora_rank": 32, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
+      "vocab_size": 128, "num_nextn_predict_layers": 1})";
+    auto b = Bind(deepseek, {{"model.layers.2.eh_proj.weight", {64, 128}},
+                             {"model.layers.2.shared_head.norm.weight", {64}},
+                             {"model.layers.20.eh_proj.weight", {64, 128}}});
+    std::map<std::string, std::string> what;
+    for (const StoredExtra& e : b->binding.extras) what[b->binding.checkpoint.tensors[e.tensor].name] = e.what;
+    CHECK(what.size() == 3);
+    CHECK(what["model.layers.2.eh_proj.weight"] == "multi-token prediction layer (num_nextn_predict_layers)");
+    CHECK(what["model.layers.2.shared_head.norm.weight"] == "multi-token prediction layer (num_nextn_predict_layers)");
+    CHECK(what["model.layers.20.eh_proj.weight"] == "unknown");
+  }
+
   TEST_CASE("gpt-oss's attention sinks bind as one row per head; missing ones are reported") {
     auto b = Bind(kGptOss, GptOssTensors());
     CHECK(b->binding.problems.empty());

@@ -38,6 +38,7 @@ TEST_SUITE("expr") {
 
   TEST_CASE("functions round and clamp") {
     CHECK(Eval("round_up(2 * 2.625 * 8192 / 3, 256)") == 14336);
+    CHECK(Eval("1 / sqrt(256)") == 0.0625);  // gemma's query_pre_attn_scalar ** -0.5
     CHECK(Eval("min(3, 9)") == 3);
     CHECK(Eval("max(3, 9)") == 9);
     CHECK(Eval("floor(2.7)") == 2);
@@ -49,7 +50,8 @@ TEST_SUITE("expr") {
 
   TEST_CASE("syntax errors quote the expression") {
     CHECK_THROWS_WITH_AS(Expr::Parse("2 +"), "in expression '2 +': unexpected end", ExprError);
-    CHECK_THROWS_WITH_AS(Expr::Parse("sqrt(2)"), "in expression 'sqrt(2)': unknown function 'sqrt'", ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse("pow(2)"), "in expression 'pow(2)': unknown function 'pow'", ExprError);
+    CHECK_THROWS_WITH_AS(Expr::Parse("sqrt(2, 3)"), "in expression 'sqrt(2, 3)': sqrt takes 1 arguments", ExprError);
     CHECK_THROWS_WITH_AS(Expr::Parse("(1 + 2"), "in expression '(1 + 2': missing ')'", ExprError);
   }
 

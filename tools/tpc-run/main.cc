@@ -15,6 +15,7 @@
 #ifdef TPC_WITH_TORCH
 #include "runtime/gloo_communicator.h"
 #endif
+#include "runtime/device.h"
 #include "support/exit_code.h"
 #include "support/limits.h"
 #include "support/strings.h"
@@ -23,7 +24,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: tpc-run shard --program P --weights DIR --out OUT [--ranks A-B] [--jobs N] [--format text|json]\n"
-    "       tpc-run load --program P --weights DIR [--device cpu] [--source local|root]\n"
+    "       tpc-run load --program P --weights DIR [--device cpu|cuda] [--source local|root]\n"
     "                    [--verify none|checksum|gather] [--manifest M] [--timeout S] [--format text|json]\n"
     "       tpc-run help\n"
     "\n"
@@ -48,7 +49,9 @@ constexpr const char* kUsage =
     "                     --manifest M (the manifest.json of tpc-run shard)\n"
     "  --verify gather    every tensor gathered from all ranks and compared with the checkpoint\n"
     "  --timeout S        seconds to wait for another rank (default 300)\n"
-    "  --device cpu       host memory (cuda: not in this build)\n";
+    "  --device cpu       host memory (default)\n"
+    "  --device cuda      the memory of GPU LOCAL_RANK, staged through pinned buffers; --source root and\n"
+    "                     --verify gather go through NCCL\n";
 
 int Usage(const std::string& message) {
   std::cerr << "tpc-run: " << message << "\nrun 'tpc-run help' for usage\n";
@@ -182,10 +185,13 @@ int Load(const std::vector<std::string>& args) {
   if (req.weights.empty()) return Usage("load needs --weights DIR (the checkpoint directory)");
   if (!req.options.manifest.empty() && req.options.verify != tpc::LoadOptions::Verify::kChecksum)
     return Usage("--manifest is what --verify checksum compares with; add --verify checksum");
-  if (device == "cuda") {
+  req.cuda = device == "cuda";
+#ifndef TPC_WITH_CUDA
+  if (req.cuda) {
     std::cerr << "tpc-run: error: --device cuda: this tpc-run was built without CUDA/NCCL support; use --device cpu\n";
     return tpc::kExitUsage;
   }
+#endif
 #ifndef TPC_WITH_TORCH
   std::cerr << "tpc-run: error: load: this tpc-run was built without LibTorch (Gloo); install libtorch-dev and "
                "libgloo-dev (tools/setup.sh) and configure again with TPC_WITH_TORCH=ON\n";
@@ -200,7 +206,15 @@ int Load(const std::vector<std::string>& args) {
   auto connect = [](const tpc::RankEnv& e, std::chrono::milliseconds timeout, std::string* error) {
     return tpc::ConnectGloo({e.master_addr, e.master_port, e.rank, e.world_size, timeout}, error);
   };
+#ifdef TPC_WITH_CUDA
+  tpc::CudaHooks cuda{[](int local_rank, std::string* error) { return tpc::OpenCudaDevice(local_rank, error); },
+                      [](const tpc::RankEnv& e, std::chrono::milliseconds timeout, tpc::Device& d, std::string* error) {
+                        return tpc::ConnectNccl({e.master_addr, e.master_port, e.rank, e.world_size, timeout}, d, error);
+                      }};
+  return tpc::RunLoadCommand(req, env, connect, std::cout, std::cerr, &cuda);
+#else
   return tpc::RunLoadCommand(req, env, connect, std::cout, std::cerr);
+#endif
 #endif
 }
 
