@@ -145,31 +145,37 @@ at::Tensor EvalModule(const ModuleCall& c) {
   }
 }
 
-bool RunReferenceForward(const ReferenceModel& model, const at::Tensor& ids, ForwardOutput* out, std::string* err) {
-  const ModelGraph& g = model.graph;
+std::vector<int> ForwardOrder(const ModelGraph& g) {
   Dataflow flow = g.Flow();
-  if (flow.order.empty()) return *err = "the model's dataflow has a cycle", false;
-  at::Tensor positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong));
-  std::vector<at::Tensor> values(g.modules().size());
-  // A router's output goes to the experts module beside it (same parent): the dataflow feeds the
-  // experts the router's input, not its output. Each router runs just before its experts.
-  std::map<int, int> router_in;  // parent -> router
-  for (size_t i = 0; i < g.modules().size(); ++i)
-    if (g.modules()[i].kind == ModuleKind::kRouter) router_in[g.modules()[i].parent] = static_cast<int>(i);
-  std::vector<int> router_of(g.modules().size(), -1);
-  for (size_t j = 0; j < g.modules().size(); ++j)
-    if (auto it = router_in.find(g.modules()[j].parent); g.modules()[j].kind == ModuleKind::kExperts && it != router_in.end())
-      router_of[j] = it->second;
   std::vector<int> order;
   std::vector<bool> placed(g.modules().size(), false);
   for (int id : flow.order) {
-    if (router_of[id] >= 0 && !placed[router_of[id]]) {
-      order.push_back(router_of[id]);
-      placed[router_of[id]] = true;
+    int router = RouterOf(g, id);
+    if (router >= 0 && !placed[router]) {
+      order.push_back(router);
+      placed[router] = true;
     }
     if (!placed[id]) order.push_back(id);
     placed[id] = true;
   }
+  return order;
+}
+
+int RouterOf(const ModelGraph& g, int experts) {
+  const Module& m = g.at(experts);
+  if (m.kind != ModuleKind::kExperts) return -1;
+  for (size_t i = 0; i < g.modules().size(); ++i)
+    if (g.modules()[i].kind == ModuleKind::kRouter && g.modules()[i].parent == m.parent) return static_cast<int>(i);
+  return -1;
+}
+
+bool RunReferenceForward(const ReferenceModel& model, const at::Tensor& ids, ForwardOutput* out, std::string* err) {
+  const ModelGraph& g = model.graph;
+  std::vector<int> order = ForwardOrder(g);
+  if (order.empty()) return *err = "the model's dataflow has a cycle", false;
+  at::Tensor positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong));
+  std::vector<at::Tensor>& values = out->values;
+  values.assign(g.modules().size(), at::Tensor());
   try {
     for (int id : order) {
       const Module& m = g.at(id);
@@ -183,7 +189,7 @@ bool RunReferenceForward(const ReferenceModel& model, const at::Tensor& ids, For
       if (m.kind == ModuleKind::kEmbedding) c.inputs.push_back(ids);
       for (int in : m.inputs) c.inputs.push_back(values[in]);
       if (m.kind == ModuleKind::kAttention && m.inputs.size() == 1) c.producer = &g.at(m.inputs[0]);
-      if (m.kind == ModuleKind::kExperts && router_of[id] >= 0) c.routing = values[router_of[id]];
+      if (int router = RouterOf(g, id); router >= 0) c.routing = values[router];
       values[id] = EvalModule(c);
     }
   } catch (const std::exception& e) {

@@ -32,7 +32,15 @@ bool LoadReferenceModel(const std::string& dir, at::ScalarType dtype, ReferenceM
 struct ForwardOutput {
   at::Tensor logits;
   std::vector<at::Tensor> hidden;
+  std::vector<at::Tensor> values;  ///< per module id: its output (undefined for modules not run)
 };
+
+/// The dataflow modules in the order the forward runs them: forward order, with each router moved
+/// just before the experts beside it (same parent), which read its output though the dataflow feeds
+/// them the router's input. Empty on a cycle.
+std::vector<int> ForwardOrder(const ModelGraph& g);
+/// The router beside experts module `experts`, or -1.
+int RouterOf(const ModelGraph& g, int experts);
 
 /// The inputs, weights and attributes of one module evaluation; head counts are this rank's.
 struct ModuleCall {

@@ -1,0 +1,243 @@
+// The sharded forward: one thread per rank walks the forward order; for each module it takes its
+// inputs as the program's edges deliver them (a collective's result, a local slice of a replicated
+// tensor, or the producer's tensor as it is), evaluates the module's op on the rank's parameters,
+// then runs the collectives the program schedules right after it.
+#include "runtime/verify/sharded_forward.h"
+
+#include <c10/util/Exception.h>
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "runtime/communicator.h"
+
+namespace tpc::verify {
+namespace {
+
+using namespace layouts;  // R, S, Q, P
+
+// The dim a layout splits: the last (features, heads) or 1 (sequence).
+int64_t DimOf(Layout l) { return l == Q ? 1 : -1; }
+
+// What every rank shares: the schedule by module, the program's entries by tree name.
+struct Schedule {
+  std::vector<int> step_of;                    // module id -> index into program.steps, or -1
+  std::vector<std::vector<const FlowEdge*>> in_edges;  // module id -> its input edges, in input order
+  std::map<std::string, const ProgramParam*> entry;    // tree name -> its (first) entry
+  std::map<std::string, std::map<std::string, int64_t>> attrs;  // module -> attribute -> local value
+};
+
+class Rank {
+ public:
+  Rank(const ReferenceModel& model, const Program& program, const Schedule& s, const std::vector<int>& order,
+       Communicator& comm)
+      : model_(model), g_(model.graph), p_(program), s_(s), order_(order), coll_(comm), rank_(comm.rank()) {}
+
+  void Run(const StoredSource& stored, at::ScalarType dtype, const at::Tensor& ids, RankRun* out) {
+    std::string error;
+    if (!LocalParams(p_, rank_, stored, &local_, &error)) throw std::runtime_error(error);
+    for (auto& [name, lp] : local_)
+      if (lp.tensor.defined()) lp.tensor = lp.tensor.to(dtype);
+    positions_ = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong));
+    values_.assign(g_.modules().size(), at::Tensor());
+    for (int id : order_) {
+      current_ = g_.at(id).name;
+      values_[id] = Module(id, ids);
+    }
+    out->values = std::move(values_);
+    out->performed = coll_.performed();
+  }
+
+  const std::string& current() const { return current_; }
+
+ private:
+  const ReferenceModel& model_;
+  const ModelGraph& g_;
+  const Program& p_;
+  const Schedule& s_;
+  const std::vector<int>& order_;
+  TensorCollectives coll_;
+  int rank_;
+  std::map<std::string, LocalParam> local_;
+  std::vector<at::Tensor> values_;
+  std::map<int, at::Tensor> collected_;  // collective index -> its result on this rank
+  at::Tensor positions_;
+  std::string current_;
+
+  at::Tensor Apply(int c, const at::Tensor& x) {
+    if (auto it = collected_.find(c); it != collected_.end()) return it->second;
+    const Collective& k = p_.collectives.at(static_cast<size_t>(c));
+    at::Tensor y;
+    std::string error;
+    bool ok = false;
+    switch (k.kind) {
+      case CollectiveKind::kAllReduce: ok = coll_.AllReduceSum(x, &y, &error); break;
+      case CollectiveKind::kAllGather: ok = coll_.AllGather(x, DimOf(k.from), &y, &error); break;
+      case CollectiveKind::kReduceScatter: ok = coll_.ReduceScatter(x, DimOf(k.to), &y, &error); break;
+      case CollectiveKind::kAllToAll: ok = coll_.AllToAll(x, DimOf(k.from), DimOf(k.to), &y, &error); break;
+    }
+    if (!ok) throw std::runtime_error(std::string(CollectiveName(k.kind)) + " after '" + k.after + "': " + error);
+    return collected_[c] = y;
+  }
+
+  // The tensor a module's input edge delivers.
+  at::Tensor Input(const FlowEdge& e, Layout have) {
+    at::Tensor x = values_.at(static_cast<size_t>(e.from));
+    if (e.collective >= 0) return Apply(e.collective, x);
+    if (have == R && (e.layout == S || e.layout == Q))  // a local slice, no traffic
+      return TensorChunk(x, DimOf(e.layout), p_.tp, rank_).contiguous();
+    return x;
+  }
+
+  Layout OutLayout(int id) const {
+    int step = s_.step_of[id];
+    return step < 0 ? R : p_.steps[static_cast<size_t>(step)].out;
+  }
+
+  // This rank's value of attribute `name` for attention `m` (set on it or an enclosing module).
+  int64_t Heads(int id, const char* name, int64_t global) const {
+    for (int at = id; at >= 0; at = g_.at(at).parent) {
+      auto it = s_.attrs.find(g_.at(at).name);
+      if (it == s_.attrs.end()) continue;
+      if (auto v = it->second.find(name); v != it->second.end()) return v->second;
+    }
+    return global;
+  }
+
+  at::Tensor Module(int id, const at::Tensor& ids) {
+    const tpc::Module& m = g_.at(id);
+    ModuleCall c;
+    c.module = &m;
+    c.attrs = &model_.forward.modules[id];
+    c.positions = positions_;
+    c.heads = Heads(id, "num_heads", m.heads);
+    c.kv_heads = Heads(id, "num_key_value_heads", m.kv_heads);
+    const std::vector<const FlowEdge*>& edges = s_.in_edges[id];
+    if (edges.size() != m.inputs.size())
+      throw std::runtime_error("the program's schedule gives it " + std::to_string(edges.size()) + " inputs, the model " +
+                               std::to_string(m.inputs.size()));
+    for (const FlowEdge* e : edges) c.inputs.push_back(Input(*e, OutLayout(e->from)));
+    if (m.kind == ModuleKind::kAttention && m.inputs.size() == 1) c.producer = &g_.at(m.inputs[0]);
+    if (int router = RouterOf(g_, id); router >= 0) c.routing = values_[router];
+    std::vector<const ProgramParam*> entries;
+    for (const Param& prm : m.params) {
+      std::string tree = m.name + "." + prm.name;
+      auto it = local_.find(tree);
+      if (it == local_.end() && m.tied_to >= 0) it = local_.find(g_.at(m.tied_to).name + "." + prm.name);
+      auto e = s_.entry.find(tree);
+      entries.push_back(e == s_.entry.end() ? nullptr : e->second);
+      c.params.push_back(it == local_.end() ? at::Tensor() : it->second.tensor);
+      if (it != local_.end() && !it->second.experts.empty()) c.first_expert = it->second.experts.front();
+    }
+    at::Tensor out;
+    if (m.kind == ModuleKind::kEmbedding) {
+      out = Embedding(ids, c, entries.empty() ? nullptr : entries[0]);
+    } else {
+      // A row-sharded linear computes a partial sum; its bias belongs in the sum once (DTensor
+      // adds bias / tp on each rank, transformers adds it after the reduction), so rank 0 adds it.
+      if (m.kind == ModuleKind::kLinear && c.params.size() > 1 && entries[0] &&
+          entries[0]->placement == Placement{Placement::kShard, 1} && rank_ != 0)
+        c.params[1] = at::Tensor();
+      bool owns_none = m.kind == ModuleKind::kExperts && !c.params.empty() && !c.params[0].defined();
+      out = owns_none ? at::zeros_like(c.inputs.at(0)) : EvalModule(c);  // expert parallelism
+    }
+    // The collectives after it: its step's, minus those its input edges already ran.
+    int step = s_.step_of[id];
+    if (step < 0) return out;
+    std::set<int> inputs;
+    for (const FlowEdge* e : edges) inputs.insert(e->collective);
+    for (int k : p_.steps[static_cast<size_t>(step)].collectives)
+      if (!inputs.count(k)) out = Apply(k, out);
+    return out;
+  }
+
+  // An embedding on this rank: rows of a vocab shard answer only the ids inside it (zeros
+  // elsewhere: a partial sum); a hidden-dim shard looks every id up.
+  at::Tensor Embedding(const at::Tensor& ids, ModuleCall& c, const ProgramParam* entry) {
+    if (!entry || entry->placement != Placement{Placement::kShard, 0}) {
+      c.inputs.insert(c.inputs.begin(), ids);
+      return EvalModule(c);
+    }
+    const std::vector<Slice>& mine = entry->ranks.at(static_cast<size_t>(rank_));
+    int64_t start = mine.empty() ? 0 : mine.front().start, rows = c.params.at(0).size(0);
+    at::Tensor local = ids - start;
+    at::Tensor inside = (local >= 0).logical_and(local < rows);
+    if (rows == 0) {
+      std::vector<int64_t> shape = ids.sizes().vec();
+      shape.push_back(c.params[0].size(1));
+      return at::zeros(shape, c.params[0].options());
+    }
+    c.inputs.insert(c.inputs.begin(), local.clamp(0, rows - 1));
+    return EvalModule(c) * inside.unsqueeze(-1).to(c.params[0].scalar_type());
+  }
+};
+
+Schedule MakeSchedule(const ModelGraph& g, const Program& p) {
+  Schedule s;
+  s.step_of.assign(g.modules().size(), -1);
+  s.in_edges.assign(g.modules().size(), {});
+  for (size_t i = 0; i < p.steps.size(); ++i) s.step_of.at(static_cast<size_t>(p.steps[i].module)) = static_cast<int>(i);
+  for (const FlowEdge& e : p.edges) s.in_edges.at(static_cast<size_t>(e.to)).push_back(&e);
+  for (const ProgramParam& e : p.params)
+    if (e.kind == EntryKind::kParam) s.entry.emplace(e.tree.empty() ? e.name : e.tree, &e);
+  for (const Attribute& a : p.attributes) s.attrs[a.module][a.name] = a.value;
+  return s;
+}
+
+}  // namespace
+
+bool RunShardedForward(const ReferenceModel& model, const Program& program, const StoredSource& stored,
+                       at::ScalarType dtype, const at::Tensor& ids, ShardedRun* out, std::string* err) {
+  if (program.lora) return *err = "a program with LoRA adapters is not verified (compile it without --lora)", false;
+  const ModelGraph& g = model.graph;
+  std::vector<int> order = ForwardOrder(g);
+  if (order.empty()) return *err = "the model's dataflow has a cycle", false;
+  Schedule s = MakeSchedule(g, program);
+  for (int id : order)
+    if (s.step_of[id] < 0) return *err = "the program has no step for '" + g.at(id).name + "'", false;
+  auto comms = InProcessCommunicator::Create(program.tp, std::chrono::milliseconds(20000));
+  out->ranks.assign(static_cast<size_t>(program.tp), RankRun());
+  std::vector<std::thread> threads;
+  for (int r = 0; r < program.tp; ++r)
+    threads.emplace_back([&, r] {
+      Rank rank(model, program, s, order, *comms[static_cast<size_t>(r)]);
+      RankRun& run = out->ranks[static_cast<size_t>(r)];
+      try {
+        rank.Run(stored, dtype, ids, &run);
+      } catch (const c10::Error& e) {
+        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  out->layouts.assign(g.modules().size(), R);
+  out->ran.assign(g.modules().size(), false);
+  for (int id : order) {
+    out->layouts[id] = program.steps[static_cast<size_t>(s.step_of[id])].out;
+    out->ran[id] = true;
+  }
+  for (const RankRun& r : out->ranks)
+    if (!r.error.empty()) return *err = r.error, false;
+  return true;
+}
+
+at::Tensor GlobalView(const ShardedRun& run, int m) {
+  std::vector<at::Tensor> parts;
+  for (const RankRun& r : run.ranks) parts.push_back(r.values.at(static_cast<size_t>(m)));
+  switch (run.layouts.at(static_cast<size_t>(m))) {
+    case Layout::kReplicate: return parts.at(0);
+    case Layout::kShardLast: return at::cat(parts, -1);
+    case Layout::kShardSeq: return at::cat(parts, 1);
+    case Layout::kPartial: {
+      at::Tensor sum = parts.at(0).clone();
+      for (size_t i = 1; i < parts.size(); ++i) sum.add_(parts[i]);
+      return sum;
+    }
+  }
+  return at::Tensor();
+}
+
+}  // namespace tpc::verify
