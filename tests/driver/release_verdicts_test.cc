@@ -90,6 +90,111 @@ TEST_SUITE("release verdicts") {
           std::string::npos);
   }
 
+  TEST_CASE("OLMo-2-7B at tp 3: an error under 5.7 saying why, a warning with the rows under 5.24") {
+    json c = Fixture("olmo2_7b_tp3");
+    CHECK(c["outcomes"]["5.7.0"]["outcome"] == "crash");
+    CHECK(c["outcomes"]["5.24.0"]["outcome"] == "ok");
+    test::TempDir d57, d524;
+    test::TpcRun old = CheckCase(c, "5.7", d57);
+    CHECK(old.code == 1);
+    CHECK(old.out.find("plans/hf/olmo2.yaml:12:30: error: out_features of 'model.layers.*.self_attn.q_proj' (256) is "
+                       "not divisible by tp (3), and transformers 5.7 shards and gathers in equal chunks, so a rank "
+                       "crashes and the others die in the collective; tp sizes that work: 1, 2, 4, 8, 16, 32, 64 "
+                       "[dim-not-divisible]") != std::string::npos);
+    CHECK(old.out.find("FAIL: 7 errors, 1 warning (olmo2, 2 layers, tp 3, dialect hf-v5, transformers 5.7.0)") !=
+          std::string::npos);
+    test::TpcRun now = CheckCase(c, "5.24", d524);
+    CHECK(now.code == 0);
+    // hidden 256: 86, 86, 84 (86 is 0.78% above 85.33); intermediate 64: 22, 22, 20 (3.13% above 21.33).
+    CHECK(now.out.find("warning: out_features of 'model.layers.*.self_attn.q_proj' (256) is not divisible by tp (3): "
+                       "ranks get 86, 86, 84 rows, the largest 0.78% above the mean; transformers 5.24.0 runs it "
+                       "with torch.chunk's uneven shards and pads the collectives [uneven-shard]") != std::string::npos);
+    CHECK(now.out.find("warning: in_features of 'model.layers.*.mlp.down_proj' (64) is not divisible by tp (3): "
+                       "ranks get 22, 22, 20 rows, the largest 3.13% above the mean") != std::string::npos);
+    CHECK(now.out.find("ok: 0 errors, 8 warnings (olmo2, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("embedding_rowwise over vocab 250 at tp 3: wrong rows under 5.7 is an error, 5.24 only warns") {
+    json c = Fixture("llama_embed_vocab250_tp3");
+    CHECK(c["outcomes"]["5.7.0"]["outcome"] == "wrong");  // no exception, logits off
+    CHECK(c["outcomes"]["5.24.0"]["outcome"] == "ok");
+    test::TempDir d57, d524;
+    test::TpcRun old = CheckCase(c, "5.7", d57);
+    CHECK(old.code == 1);
+    // torch.chunk: rows [0, 84), [84, 168), [168, 250); 5.7 offsets rank 2 by 2 x 82 = 164.
+    CHECK(old.out.find("plan.yaml:2:17: error: vocab_size (250) is not divisible by tp (3), and transformers 5.7.0 "
+                       "offsets a rank's vocabulary by rank x its own row count: the last rank holds tokens 168-249 "
+                       "but serves tokens 164-245, so their embeddings are wrong without any error "
+                       "[embedding-vocab-offset]\n"
+                       "  embed_tokens: embedding_rowwise\n") != std::string::npos);
+    CHECK(old.out.find("note: an embedding_rowwise embedding whose vocab_size does not divide tp works from "
+                       "transformers 5.24.0; gives wrong embeddings in 5.7.0 [release-dependent]") != std::string::npos);
+    CHECK(old.out.find("FAIL: 1 error, 0 warnings (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.7.0)") !=
+          std::string::npos);
+    test::TpcRun now = CheckCase(c, "5.24", d524);
+    CHECK(now.code == 0);
+    CHECK(now.out.find("plan.yaml:2:17: warning: vocab_size (250) is not divisible by tp (3): torch.chunk gives ranks "
+                       "84 rows and the last rank 82 [vocab-uneven]") != std::string::npos);
+    CHECK(now.out.find("[embedding-vocab-offset]") == std::string::npos);
+    CHECK(now.out.find("ok: 0 errors, 1 warning (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("embedding_rowwise over vocab 252 at tp 3 splits evenly and passes under every release") {
+    json c = Fixture("llama_embed_vocab252_tp3");
+    for (const char* v : {"5.7", "5.24"}) {
+      CAPTURE(v);
+      CHECK(c["outcomes"][std::string(v) + ".0"]["outcome"] == "ok");
+      test::TempDir dir;
+      test::TpcRun r = CheckCase(c, v, dir);
+      CHECK(r.code == 0);
+      CHECK(r.out.rfind("ok: 0 errors, 0 warnings (llama, 2 layers, tp 3, dialect hf-v5, transformers " +
+                            std::string(v) + ".0)\n",
+                        0) == 0);
+    }
+  }
+
+  TEST_CASE("a qwen3_moe config saved with num_local_experts checks ok under every release") {
+    json c = Fixture("qwen3_moe_num_local_experts_tp2");
+    REQUIRE(c["config"].contains("num_local_experts"));
+    REQUIRE_FALSE(c["config"].contains("num_experts"));
+    for (const char* v : {"5.7", "5.24"}) {
+      CAPTURE(v);
+      CHECK(c["outcomes"][std::string(v) + ".0"]["outcome"] == "ok");
+      test::TempDir dir;
+      test::TpcRun r = CheckCase(c, v, dir);
+      CHECK(r.code == 0);
+      CHECK(r.out.find("missing-config-field") == std::string::npos);
+      CHECK(r.out.find("\nok: 0 errors, 3 warnings (qwen3_moe, 2 layers, tp 2, dialect hf-v5, transformers " +
+                       std::string(v) + ".0)\n") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("8 experts over 3 ranks stay an error under every release") {
+    json c = Fixture("experts_tp3");
+    REQUIRE(c["plan"] == "ep");
+    CHECK(c["outcomes"]["5.7.0"]["outcome"] == "crash");
+    CHECK(c["outcomes"]["5.24.0"]["outcome"] == "crash");
+    // transformers' expert-parallel plan for qwen3_moe: each rank a contiguous block of experts.
+    json plan = {{"layers.*.mlp.gate", "ep_router"},
+                 {"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
+                 {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
+                 {"layers.*.mlp.experts", "moe_tp_experts"},
+                 {"lm_head", nullptr}};
+    c["plan"] = plan;
+    for (const char* v : {"4", "5.7", "5.24"}) {
+      CAPTURE(v);
+      test::TempDir dir;
+      test::TpcRun r = CheckCase(c, v, dir);
+      CHECK(r.code == 1);
+      CHECK(r.out.find("error: 8 experts cannot be split evenly over 3 ranks for expert parallelism; sizes that "
+                       "work: 1, 2, 4, 8 [experts-not-divisible]\n"
+                       "  layers.*.mlp.experts.down_proj: grouped_gemm\n") != std::string::npos);
+      CHECK(r.out.find("FAIL: 2 errors, 0 warnings (qwen3_moe, 2 layers, tp 3") != std::string::npos);
+    }
+  }
+
   TEST_CASE("the default is the newest release, and 5 means it too") {
     json c = Fixture("olmo2_7b_tp3");
     test::TempDir dir;
