@@ -11,6 +11,7 @@
 
 #include "runtime/device_loader.h"
 #include "runtime/load_verify.h"
+#include "runtime/mapped_window.h"
 #include "runtime/shard_plan.h"
 #include "support/limits.h"
 
@@ -54,7 +55,7 @@ class Files {
       ssize_t got = ::pread(fd, to + done, n - done, static_cast<off_t>(offset + done));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
-        reason = got == 0 ? "the file ends first" : std::strerror(errno);
+        reason = got == 0 ? EndedWhileReading(fd, offset + done) : std::strerror(errno);  // cut short mid-run
         break;
       }
       done += static_cast<uint64_t>(got);

@@ -1,9 +1,6 @@
 #include "runtime/shard_copy.h"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,12 +11,15 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime/mapped_window.h"
 #include "support/sha256.h"
 
 namespace tpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::atomic<WindowMappedHook> g_window_mapped{nullptr};
 
 // The runs of one rank tensor, sorted by source offset, and where they go.
 struct Reader {
@@ -40,50 +40,6 @@ struct Task {
   static constexpr size_t kHash = SIZE_MAX;
   size_t group = 0;
   uint64_t lo = 0, hi = 0;
-};
-
-// Bytes [lo, hi) of one checkpoint file, mapped read-only with every page present, so that
-// pwritev and the hash read page-cache pages without a fault each; unmapped when it goes.
-class Mapping {
- public:
-  Mapping() = default;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() { Unmap(); }
-
-  bool Covers(int file, uint64_t lo, uint64_t hi) const { return base_ && file == file_ && lo >= lo_ && hi <= hi_; }
-  const char* At(uint64_t offset) const { return base_ + (offset - start_); }
-
-  // False with `reason` set when the file cannot be mapped or ends before `hi`.
-  bool Map(int file, int fd, uint64_t lo, uint64_t hi, std::string* reason) {
-    Unmap();
-    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    uint64_t start = lo / page * page;
-    size_t length = static_cast<size_t>(hi - start);
-    void* p = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
-    if (p == MAP_FAILED) return *reason = std::strerror(errno), false;
-    base_ = static_cast<char*>(p), length_ = length, file_ = file, start_ = start, lo_ = lo, hi_ = hi;
-    madvise(p, length, MADV_SEQUENTIAL);  // readahead in big steps when the file is not cached
-    // Faults every page in now, in one call; on a file that was cut short it fails (EFAULT)
-    // instead of raising SIGBUS at the first read past its end. Kernels before 5.14 lack it (EINVAL).
-    if (madvise(p, length, MADV_POPULATE_READ) != 0 && errno != EINVAL) {
-      *reason = errno == EFAULT ? "the file ends there (was it truncated?)" : std::strerror(errno);
-      Unmap();
-      return false;
-    }
-    return true;
-  }
-
- private:
-  void Unmap() {
-    if (base_) munmap(base_, length_);
-    base_ = nullptr;
-  }
-
-  char* base_ = nullptr;
-  size_t length_ = 0;
-  int file_ = -1;
-  uint64_t start_ = 0, lo_ = 0, hi_ = 0;  // start_: lo_ rounded down to a page
 };
 
 class Copier {
@@ -143,9 +99,8 @@ class Copier {
   // A file shorter than the runs it holds fails here with its size, not at a mapping.
   bool CheckSizes() {
     for (const Group& g : groups_) {
-      struct stat st {};
-      if (fstat(fds_[g.file], &st) != 0) return Fail({paths_[g.file], std::strerror(errno), true, g.lo, g.hi - g.lo});
-      uint64_t size = static_cast<uint64_t>(st.st_size);
+      uint64_t size = FileSize(fds_[g.file]);
+      if (size == UINT64_MAX) return Fail({paths_[g.file], "cannot read its size", true, g.lo, g.hi - g.lo});
       if (size < g.hi)
         return Fail({paths_[g.file], "the file ends at byte " + std::to_string(size) + " (was it truncated?)", true,
                      std::max(g.lo, size), g.hi - std::max(g.lo, size)});
@@ -154,7 +109,7 @@ class Copier {
   }
 
   void Work() {
-    Mapping map;
+    MappedWindow map;
     while (!failed_) {
       size_t i = next_.fetch_add(1);
       if (i >= tasks_.size()) return;
@@ -170,15 +125,17 @@ class Copier {
     }
   }
 
-  bool MapRange(Mapping& map, int file, uint64_t lo, uint64_t hi) {
+  bool MapRange(MappedWindow& map, int file, uint64_t lo, uint64_t hi) {
     std::string reason;
-    if (map.Covers(file, lo, hi) || map.Map(file, fds_[file], lo, hi, &reason)) return true;
-    return Fail({paths_[file], reason, true, lo, hi - lo});
+    if (map.Covers(file, lo, hi)) return true;
+    if (!map.Map(file, fds_[file], lo, hi, &reason)) return Fail({paths_[file], reason, true, lo, hi - lo});
+    if (WindowMappedHook hook = g_window_mapped.load()) hook(file, lo, hi);
+    return true;
   }
 
   // The SHA-256 of target `t`'s file from the bytes it is made of, in file order: its header, then
   // each tensor's runs (they tile the data section in destination order).
-  bool Hash(const CopyTarget& t, Mapping& map) {
+  bool Hash(const CopyTarget& t, MappedWindow& map) {
     Sha256 sha;
     sha.Update(t.header);
     for (const OutTensor& tensor : t.rank->tensors)
@@ -188,7 +145,9 @@ class Copier {
           // A window from here on: the next rows of a strided slice fall in it too.
           if (!map.Covers(run.file, at, hi) && !MapRange(map, run.file, at, std::max(hi, WindowEnd(run.file, at))))
             return false;
-          sha.Update(std::string_view(map.At(at), hi - at));
+          uint64_t fault = 0;
+          if (!map.Hash(&sha, at, hi - at, &fault))
+            return Fail({paths_[run.file], EndedWhileReading(fds_[run.file], fault), true, fault, hi - fault});
           at = hi;
         }
     *t.sha256 = sha.Hex();
@@ -206,7 +165,7 @@ class Copier {
 
   // Writes the parts of `r`'s runs inside task `t`'s window. Pieces that follow each other in the
   // destination go in one pwritev (a column slice: one piece per row).
-  bool Scatter(const Task& t, const Reader& r, const Mapping& map) {
+  bool Scatter(const Task& t, const Reader& r, const MappedWindow& map) {
     auto first = std::partition_point(r.runs.begin(), r.runs.end(),
                                       [&](const CopyRun* run) { return run->src + run->length <= t.lo; });
     std::vector<iovec> pieces;
@@ -215,8 +174,13 @@ class Copier {
       if (pieces.empty()) return true;
       uint64_t at = r.target->header.size() + dst;
       OutputError err;
-      if (!r.target->out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err))
+      if (!r.target->out->WriteAt(at, pieces.data(), static_cast<int>(pieces.size()), &err)) {
+        // pwritev from a mapping whose file was cut short fails with EFAULT: name the checkpoint.
+        int file = groups_[t.group].file;
+        if (FileSize(fds_[file]) < t.hi)
+          return Fail({paths_[file], EndedWhileReading(fds_[file], t.hi), true, t.lo, t.hi - t.lo});
         return Fail({err.path, err.reason, false, at, pending});
+      }
       Landed(r.target, pending);
       pieces.clear();
       pending = 0;
@@ -264,9 +228,12 @@ class Copier {
 
 }  // namespace
 
+void SetWindowMappedHookForTesting(WindowMappedHook hook) { g_window_mapped.store(hook); }
+
 bool CopyRuns(const std::vector<int>& files, const std::vector<std::string>& file_paths,
               const std::vector<CopyTarget>& targets, int jobs, uint64_t window_bytes,
               std::atomic<uint64_t>* copied, CopyError* error) {
+  FaultScope faults;
   Copier copier(files, file_paths, std::max<uint64_t>(window_bytes, 1), copied);
   copier.Build(targets);
   return copier.Run(std::max(jobs, 1), error);

@@ -10,6 +10,7 @@
 #include "ir/program.h"
 #include "runtime/shard_plan.h"
 #include "support/diagnostics.h"
+#include "support/limits.h"
 
 namespace tpc {
 
@@ -19,7 +20,7 @@ struct ShardOptions {
   std::string weights_dir;
   std::string out_dir;  ///< created when missing
   int jobs = 1;         ///< worker threads
-  uint64_t window_bytes = 64u << 20;  ///< how much of the checkpoint each worker maps at a time
+  uint64_t window_bytes = limits::kShardWindowBytes;  ///< how much of the checkpoint each worker maps at a time
   bool progress = false;  ///< a one-line progress on stderr
 };
 

@@ -2,7 +2,7 @@
 """Benchmarks `tpc-run shard` against memory-copy bandwidth and the reference Python way.
 
     python3 tools/bench_shard.py [--tpc build/bin/tpc] [--tpc-run build/bin/tpc-run] [--layers 16] [--jobs N]
-                                 [--repeat 3]
+                                 [--repeat 3] [--compare OTHER_TPC_RUN]
 
 Builds a synthetic bf16 Llama-shaped checkpoint of >= 2 GB in a temp dir on the disk of the current
 directory (header written here by hand as the reference writer lays it out, data from one 64 MiB
@@ -18,6 +18,8 @@ swing results by 10x):
   tpc-run     tpc-run shard --jobs N --format json: its copy phase (copy_seconds: every rank file
               written and hashed), wall minus its commit, the commit (commit_seconds: fsync of
               every file, renames), and peak RSS (/usr/bin/time -v)
+  --compare   another tpc-run build (an older one), run the same way beside tpc-run in each repeat
+              (first in every other one), so that both see the same load; its rows say "compared"
   python      the reference way: per rank, a slice of every tensor, then safetensors.numpy.save_file
               (no fsync). torch is not installed here, so the bf16 tensors are sliced as raw uint16
               numpy views of a memmap of the file, not through safe_open(framework="pt")
@@ -114,6 +116,7 @@ def main():
     ap.add_argument("--layers", type=int, default=16)
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compare", help="another tpc-run binary, measured the same way in each repeat")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="tpc-bench-", dir=os.getcwd())
     try:
@@ -148,7 +151,7 @@ def main():
             subprocess.run(zeros, check=True)
             os.remove(sink)
         written = py_bytes = 0
-        for _ in range(args.repeat):
+        for i in range(args.repeat):
             start, left = time.perf_counter(), total
             while left > 0:
                 n = min(left, src.size)
@@ -161,21 +164,23 @@ def main():
             add("page cache: dd if=/dev/zero, no fsync", dd)
             os.remove(sink)
 
-            prime()
-            wall, r = timed(["/usr/bin/time", "-v", args.tpc_run, "shard", "--program", program, "--weights", ck,
-                             "--out", out, "--jobs", str(args.jobs), "--format", "json"])
-            if r.returncode != 0:
-                sys.exit(r.stderr)
-            summary = json.loads(r.stdout)
-            written = summary["bytes_written"]
-            # A tpc-run from before copy_seconds: its last rank's copy end, and no commit time.
-            copy = summary.get("copy_seconds", max(k["seconds"] for k in summary["ranks"]))
-            commit = summary.get("commit_seconds", float("nan"))
-            add(f"tpc-run shard {jobs}: copy + hash", copy)
-            add(f"tpc-run shard {jobs}: wall without commit", wall - commit, peak_rss_mib(r.stderr))
-            add(f"tpc-run shard {jobs}: commit (fsync, rename)", commit)
-            add(f"tpc-run shard {jobs}: wall", wall, peak_rss_mib(r.stderr))
-            shutil.rmtree(out)
+            builds = [("tpc-run", args.tpc_run)] + ([("compared", args.compare)] if args.compare else [])
+            for label, exe in builds[::-1] if i % 2 else builds:  # each goes first in every other repeat
+                prime()
+                wall, r = timed(["/usr/bin/time", "-v", exe, "shard", "--program", program, "--weights", ck,
+                                 "--out", out, "--jobs", str(args.jobs), "--format", "json"])
+                if r.returncode != 0:
+                    sys.exit(r.stderr)
+                summary = json.loads(r.stdout)
+                written = summary["bytes_written"]
+                # A tpc-run from before copy_seconds: its last rank's copy end, and no commit time.
+                copy = summary.get("copy_seconds", max(k["seconds"] for k in summary["ranks"]))
+                commit = summary.get("commit_seconds", float("nan"))
+                add(f"{label} shard {jobs}: copy + hash", copy)
+                add(f"{label} shard {jobs}: wall without commit", wall - commit, peak_rss_mib(r.stderr))
+                add(f"{label} shard {jobs}: commit (fsync, rename)", commit)
+                add(f"{label} shard {jobs}: wall", wall, peak_rss_mib(r.stderr))
+                shutil.rmtree(out)
 
             prime()
             os.makedirs(out)

@@ -97,6 +97,10 @@ inline constexpr uint64_t kLoadReadPartBytes = uint64_t{4} << 20;
 /// Runs per row of one cut (a fused qkv has 3 slices per row; 64 leaves room for fused experts).
 inline constexpr size_t kLoadMaxCutsPerRow = 64;
 
+/// Bytes of checkpoint each tpc-run shard thread maps at once (mapped memory stays under threads x
+/// this; a Llama-70B shard of 8 GB is 128 windows, so a mapping's cost is spread over 64 MiB).
+inline constexpr uint64_t kShardWindowBytes = uint64_t{64} << 20;
+
 }  // namespace tpc::limits
 
 #endif  // TPC_SUPPORT_LIMITS_H_

@@ -63,6 +63,26 @@ def expected_local(entry, rank, originals):
     return np.concatenate(parts, axis=d).tobytes()
 
 
+CUT_AFTER_POPULATE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+static int done;
+int madvise(void* addr, size_t length, int advice) {
+  int (*real)(void*, size_t, int) = (int (*)(void*, size_t, int))dlsym(RTLD_NEXT, "madvise");
+  int rc = real(addr, length, advice);
+  const char* path = getenv("TPC_TEST_CUT");
+  if (advice == MADV_POPULATE_READ && path && !__atomic_exchange_n(&done, 1, __ATOMIC_SEQ_CST)) truncate(path, 0);
+  return rc;
+}
+"""
+
+
 class Env:
     def __init__(self, args, tmp):
         self.tpc, self.run_exe, self.source, self.tmp = args.tpc, args.tpc_run, args.source, tmp
@@ -76,12 +96,13 @@ class Env:
         expect(r.returncode == 0, f"compile {name}: {r.returncode}\n{r.stderr}")
         return out
 
-    def shard(self, program, ck, out, *args, limit=None):
+    def shard(self, program, ck, out, *args, limit=None, env=None):
         def preexec():
             if limit is not None:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         return subprocess.run([self.run_exe, "shard", "--program", program, "--weights", ck, "--out", out, *args],
-                              capture_output=True, text=True, timeout=120, preexec_fn=preexec)
+                              capture_output=True, text=True, timeout=120, preexec_fn=preexec,
+                              env=None if env is None else dict(os.environ, **env))
 
 
 def check_output(env, name, program_path, ck, out, ranks):
@@ -288,6 +309,26 @@ def bad_cases(env, ck, programs):
     os.truncate(path, os.path.getsize(path) - 100)
     out = os.path.join(env.tmp, "bad_truncated")
     fails("truncated source", env.shard(program, truncated, out), out, path)
+
+    # The source cut to 0 bytes right after tpc-run mapped and populated its first window: an
+    # LD_PRELOAD madvise() that truncates it once MADV_POPULATE_READ has returned.
+    if shutil.which("cc") is None:
+        print("no C compiler: the source-cut-during-the-run case is skipped")
+    else:
+        cut = os.path.join(env.tmp, "cut")
+        shutil.copytree(model_dir, cut)
+        path = os.path.join(cut, "model.safetensors")
+        preload = os.path.join(env.tmp, "cut_after_populate.so")
+        c_file = preload[:-3] + ".c"
+        with open(c_file, "w") as f:
+            f.write(CUT_AFTER_POPULATE)
+        r = subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", preload, c_file, "-ldl"], capture_output=True, text=True)
+        expect(r.returncode == 0, f"cc: {r.stderr}")
+        out = os.path.join(env.tmp, "bad_cut")
+        r = env.shard(program, cut, out, env={"LD_PRELOAD": preload, "TPC_TEST_CUT": path})
+        fails("source cut short during the run", r, out, path)
+        expect(os.path.getsize(path) == 0, "the preload did not cut the source")
+        expect("while being read (was it truncated or rewritten during the run?)" in r.stderr, r.stderr)
 
     # OUT under a regular file.
     blocker = os.path.join(env.tmp, "a_file")

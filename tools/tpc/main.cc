@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <climits>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -214,6 +215,8 @@ void PrintHelp() {
   std::cout << "usage: tpc COMMAND [options]\n\ncommands:\n";
   for (const CommandInfo& c : kCommands)
     std::cout << "  " << c.name << std::string(16 - std::strlen(c.name), ' ') << c.help << '\n';
+  std::cout << "  verify          prove a plan numerically: the sharded forward equals the unsharded one\n"
+               "                  (tpc verify --help; needs a build with LibTorch)\n";
   std::cout << '\n';
   for (const CommandInfo& c : kCommands)
     if (c.make) std::cout << cli::UsageLine(std::string("tpc ") + c.name, c.make()->Flags());
@@ -269,11 +272,29 @@ class StdoutBuf : public std::streambuf {
   int error_ = 0;
 };
 
+// `tpc verify`: LibTorch lives in tpc-verify, beside this executable, which takes the arguments.
+int ExecVerify(const std::vector<std::string>& args) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+  std::string exe = dir.substr(0, dir.rfind('/') + 1) + "tpc-verify";
+  std::vector<char*> argv = {const_cast<char*>(exe.c_str())};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::cout.flush();
+  execv(exe.c_str(), argv.data());
+  std::cerr << "tpc: verify needs tpc-verify beside tpc (" << exe << ": " << std::strerror(errno)
+            << "); it is built only with LibTorch (tools/setup.sh installs libtorch-dev)\n";
+  return tpc::kExitUsage;
+}
+
 int Dispatch(std::vector<std::string> args) {
   if (args.empty()) return Usage("no command given");
   std::string name = args[0];
   if (name == "-h" || name == "--help") name = "help";
   args.erase(args.begin());
+  if (name == "verify") return ExecVerify(args);
+  if (name == "help" && !args.empty() && args[0] == "verify") return ExecVerify({"--help"});
   try {
     if (name == "help") return Help(args);
     const CommandInfo* c = FindCommand(name);

@@ -1,0 +1,172 @@
+#include "runtime/verify/verify_command.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/render_diagnostics.h"
+#include "driver/load_inputs.h"
+#include "passes/lowering.h"
+#include "runtime/verify/checkpoint_tensors.h"
+#include "runtime/verify/sharded_forward.h"
+#include "support/diagnostics.h"
+#include "support/source_manager.h"
+
+namespace tpc::verify {
+namespace {
+
+// max |a - b| / max |b| in double; 0 for two empty tensors.
+double RelError(const at::Tensor& got, const at::Tensor& want) {
+  if (want.numel() == 0 && got.numel() == 0) return 0;
+  if (!got.sizes().equals(want.sizes())) return INFINITY;
+  at::Tensor ref = want.to(at::kDouble);
+  double scale = ref.abs().max().item<double>();
+  double diff = (got.to(at::kDouble) - ref).abs().max().item<double>();
+  return scale > 0 ? diff / scale : diff;
+}
+
+std::string Sci(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", x);
+  return buf;
+}
+
+// The batch: 2 sequences of `tokens` ids, ids[b][t] = (31 b + 17 t + 3) % vocab.
+at::Tensor TokenBatch(int64_t tokens, int64_t vocab) {
+  at::Tensor b = at::arange(2, at::TensorOptions().dtype(at::kLong)).unsqueeze(1);
+  at::Tensor t = at::arange(tokens, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+  return (31 * b + 17 * t + 3).remainder(vocab);
+}
+
+struct Row {
+  std::string what;  // "embedding", "layer 3", "logits"
+  double error = 0;
+};
+
+struct Outcome {
+  std::vector<Row> rows;
+  double max_error = 0;
+  int first = -1;  // module id of the first divergence
+  double first_error = 0;
+  double logits_error = 0;
+};
+
+Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const ShardedRun& run, double tol) {
+  const ModelGraph& g = model.graph;
+  Outcome o;
+  std::vector<double> by_layer(static_cast<size_t>(g.num_layers), 0);
+  double before = 0, after = 0;
+  for (int id : ForwardOrder(g)) {
+    if (!run.ran[id] || !ref.values[id].defined()) continue;
+    double e = RelError(GlobalView(run, id), ref.values[id]);
+    const tpc::Module& m = g.at(id);
+    if (m.layer >= 0) by_layer[static_cast<size_t>(m.layer)] = std::max(by_layer[static_cast<size_t>(m.layer)], e);
+    else if (by_layer.empty() || m.kind == ModuleKind::kEmbedding) before = std::max(before, e);
+    else after = std::max(after, e);
+    if (m.role == Role::kLmHead) o.logits_error = e;
+    o.max_error = std::max(o.max_error, e);
+    if (o.first < 0 && !(e <= tol)) o.first = id, o.first_error = e;
+  }
+  o.rows.push_back({"embedding", before});
+  for (size_t l = 0; l < by_layer.size(); ++l) o.rows.push_back({"layer " + std::to_string(l), by_layer[l]});
+  o.rows.push_back({"final norm and lm_head", after});
+  return o;
+}
+
+void Render(const VerifyRequest& req, const ReferenceModel& model, const Program& p, const Outcome& o, bool ok,
+            std::ostream& out) {
+  const ModelGraph& g = model.graph;
+  if (req.json) {
+    nlohmann::ordered_json j;
+    j["ok"] = ok;
+    j["tp"] = p.tp;
+    j["dtype"] = req.dtype;
+    j["tolerance"] = req.tolerance;
+    j["max_rel_error"] = o.max_error;
+    j["logits_rel_error"] = o.logits_error;
+    j["collectives"] = p.collectives.size();
+    if (o.first < 0) {
+      j["first_divergence"] = nullptr;
+    } else {
+      const tpc::Module& m = g.at(o.first);
+      j["first_divergence"] = {{"module", m.name}, {"kind", KindName(m.kind)}, {"rel_error", o.first_error}};
+      if (m.layer >= 0) j["first_divergence"]["layer"] = m.layer;
+    }
+    j["layers"] = nlohmann::ordered_json::array();
+    for (const Row& r : o.rows) j["layers"].push_back({{"part", r.what}, {"max_rel_error", r.error}});
+    out << j.dump(2) << '\n';
+    return;
+  }
+  out << "part                     max rel error\n";
+  for (const Row& r : o.rows) out << r.what << std::string(25 - std::min<size_t>(24, r.what.size()), ' ') << Sci(r.error) << '\n';
+  out << "logits                   " << Sci(o.logits_error) << '\n';
+  if (o.first >= 0)
+    out << "first divergence: '" << g.at(o.first).name << "' (" << KindName(g.at(o.first).kind) << "), relative error "
+        << Sci(o.first_error) << " > " << Sci(req.tolerance) << '\n';
+  out << (ok ? "ok" : "diverges") << ": the sharded forward at tp " << p.tp << " (" << p.collectives.size()
+      << " collectives, " << req.dtype << ") " << (ok ? "equals" : "differs from") << " the unsharded one; max relative error "
+      << Sci(o.max_error) << (ok ? " <= " : " > ") << Sci(req.tolerance) << '\n';
+}
+
+}  // namespace
+
+int RunVerifyCommand(const VerifyRequest& req, std::ostream& out, std::ostream& err) {
+  SourceManager sources;
+  Diagnostics diags(sources);
+  auto fail = [&](const std::string& message) {
+    err << "tpc verify: error: " << message << '\n';
+    return kExitUsage;
+  };
+  PlanRequest plan = req.plan;
+  plan.tp = req.tp;
+  plan.sequence_parallel = req.sequence_parallel;
+  std::optional<Inputs> in = LoadInputs(req.model_path, plan, req.arch_dir, diags);
+  if (!in) {
+    err << RenderText(diags, req.color) << Summary(diags, "");
+    return kExitUsage;
+  }
+  CompileOptions opts;
+  opts.check.tp = req.tp;
+  opts.check.kv_replication = req.kv_replication;
+  opts.check.sequence_parallel = opts.sequence_parallel = req.sequence_parallel;
+  opts.check.dialect = ChooseDialect(in->plan, false, opts.check.dialect);
+  if (in->plan.meta.sp_mode == SpMode::kIgnored) opts.sequence_parallel = false;
+  std::string context = RunContext(in->model, req.tp, opts.check.dialect);
+  std::optional<Program> program = Compile(in->model, in->plan, opts, diags);
+  if (diags.warnings() > 0 || !program) err << RenderText(diags, req.color);
+  if (!program) {
+    err << Summary(diags, context);
+    return fail("the plan does not compile, so there is no program to verify");
+  }
+  at::ScalarType dtype = req.dtype == "fp64" ? at::kDouble : at::kFloat;
+  ReferenceModel model;
+  std::string why;
+  if (!LoadReferenceModel(req.model_path, dtype, &model, &why)) return fail(why);
+  StoredTensors stored;
+  if (!stored.Open(model.graph.checkpoint->checkpoint, &why)) return fail(why);
+  auto source = [&](const std::string& name) {
+    at::Tensor t;
+    std::string e;
+    return stored.Read(name, &t, &e) ? t : at::Tensor();
+  };
+  int64_t vocab = 0;
+  for (const tpc::Module& m : model.graph.modules())
+    if (m.kind == ModuleKind::kEmbedding && !m.params.empty()) vocab = m.params[0].shape.at(0);
+  if (vocab <= 0) return fail("the model has no embedding to feed tokens to");
+  at::Tensor ids = TokenBatch(req.tokens, vocab);
+  ForwardOutput ref;
+  if (!RunReferenceForward(model, ids, &ref, &why)) return fail("the reference forward stopped: " + why);
+  ShardedRun run;
+  if (!RunShardedForward(model, *program, source, dtype, ids, &run, &why))
+    return fail("the sharded forward stopped: " + why);
+  Outcome o = Compare(model, ref, run, req.tolerance);
+  bool ok = o.first < 0;
+  Render(req, model, *program, o, ok, out);
+  return ok ? kExitOk : kExitErrors;
+}
+
+}  // namespace tpc::verify

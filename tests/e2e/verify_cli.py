@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""tpc verify from the command line, on the transformers fixtures of tests/data/verify/.
+
+    python3 tests/e2e/verify_cli.py --tpc build/bin/tpc --source .
+
+Checks: a good plan verifies at tp 2 (exit 0, the text report's rows, JSON fields); fp64 and
+--tokens; a model directory without a checkpoint, a plan the compiler refuses and a bad flag give
+exit 2 with a message naming the problem; `tpc help` lists verify. Exit 1 on any failure.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+FAILURES = []
+
+
+def expect(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tpc", required=True)
+    ap.add_argument("--source", required=True)
+    args = ap.parse_args()
+    data = os.path.join(args.source, "tests", "data", "verify")
+
+    def tpc(*a):
+        return subprocess.run([args.tpc, "verify", *a], capture_output=True, text=True, timeout=300)
+
+    r = tpc("--model", os.path.join(data, "llama"), "--plan", "hf/llama", "--tp", "2")
+    expect(r.returncode == 0, f"llama tp 2: exit {r.returncode}\n{r.stderr}")
+    lines = r.stdout.splitlines()
+    expect([l.split()[0] for l in lines[1:6]] == ["embedding", "layer", "layer", "final", "logits"],
+           f"llama tp 2: report rows {lines}")
+    expect(lines[-1].startswith("ok: the sharded forward at tp 2 (5 collectives, fp32) equals the unsharded one"),
+           f"llama tp 2: last line {lines[-1:]}")
+
+    r = tpc("--model", os.path.join(data, "mixtral"), "--plan", "hf/mixtral", "--tp", "2", "--format", "json",
+            "--dtype", "fp64", "--tokens", "5")
+    expect(r.returncode == 0, f"mixtral json: exit {r.returncode}\n{r.stderr}")
+    if r.returncode == 0:
+        j = json.loads(r.stdout)
+        expect(j["ok"] is True and j["first_divergence"] is None and j["tp"] == 2 and j["dtype"] == "fp64",
+               f"mixtral json: {j}")
+        expect(0 <= j["max_rel_error"] < 1e-12, f"mixtral fp64 error {j['max_rel_error']}")
+        expect([x["part"] for x in j["layers"]] == ["embedding", "layer 0", "layer 1", "final norm and lm_head"],
+               f"mixtral json layers {j['layers']}")
+
+    tmp = tempfile.mkdtemp(prefix="tpc-verify-cli-")
+    try:
+        only_config = os.path.join(tmp, "config-only")
+        os.makedirs(only_config)
+        shutil.copy(os.path.join(data, "llama", "config.json"), only_config)
+        r = tpc("--model", only_config, "--plan", "hf/llama", "--tp", "2")
+        expect(r.returncode == 2 and "holds no safetensors checkpoint" in r.stderr,
+               f"config only: exit {r.returncode}, {r.stderr}")
+
+        naive = os.path.join(tmp, "naive.yaml")
+        with open(naive, "w") as f:
+            f.write("model.layers.*.self_attn.qkv_proj: colwise\nmodel.layers.*.self_attn.o_proj: rowwise\n")
+        r = tpc("--model", os.path.join(data, "phi3"), "--plan", naive, "--tp", "2")
+        expect(r.returncode == 2 and "[fused-naive-split]" in r.stderr and "the plan does not compile" in r.stderr,
+               f"naive phi3: exit {r.returncode}, {r.stderr}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    r = tpc("--model", os.path.join(data, "llama"), "--dtype", "fp16")
+    expect(r.returncode == 2 and "--dtype takes fp32 or fp64, got 'fp16'" in r.stderr, f"bad dtype: {r.stderr}")
+    r = subprocess.run([args.tpc, "help"], capture_output=True, text=True)
+    expect("  verify " in r.stdout, "tpc help does not list verify")
+    r = tpc("--help")
+    expect(r.returncode == 0 and r.stdout.startswith("usage: tpc verify --model PATH"), f"verify --help: {r.stdout[:80]}")
+    sys.exit(1 if FAILURES else 0)
+
+
+if __name__ == "__main__":
+    main()
