@@ -58,8 +58,9 @@ Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli);
 int LoadFailureCode(const Diagnostics& diags);
 
 /// "llama, 126 layers, tp 8, dialect hf-v5, transformers 5.24.0": the context of a summary line (the
-/// release only under the hf dialects).
-std::string RunContext(const ModelGraph& model, int tp, Dialect dialect, const RuntimeRelease& transformers);
+/// release only under the hf dialects; the newest known when not given).
+std::string RunContext(const ModelGraph& model, int tp, Dialect dialect,
+                       const RuntimeRelease& transformers = RuntimeRelease{});
 
 }  // namespace tpc
 
