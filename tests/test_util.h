@@ -4,6 +4,7 @@
 #include <string>
 
 #include "frontend/arch_template.h"
+#include "frontend/releases.h"
 #include "passes/analysis.h"
 #include "passes/lowering.h"
 #include "support/diagnostics.h"
@@ -21,6 +22,19 @@ inline CheckOptions Opts(int tp, Dialect dialect = Dialect::kHfV5, bool kv_repli
   o.tp = tp;
   o.dialect = dialect;
   o.kv_replication = kv_replication;
+  return o;
+}
+
+/// The transformers release `spec` names ("5.7", "5.24"), as --transformers reads it.
+inline RuntimeRelease Release(const std::string& spec) {
+  std::string why;
+  return FindTransformersRelease(spec, &why).value_or(RuntimeRelease{});
+}
+
+/// Check options for one tp size under a transformers release (dialect hf-v5).
+inline CheckOptions OptsUnder(int tp, const std::string& release) {
+  CheckOptions o = Opts(tp);
+  o.transformers = Release(release);
   return o;
 }
 

@@ -9,10 +9,11 @@ namespace tpc {
 
 /// Clang-style text: `file:line:col: error: message [code]`, the source line, a caret, notes.
 std::string RenderText(const Diagnostics& diags, bool color);
-/// `{"ok", "errors", "warnings", "diagnostics": [...]}`, one stable object per diagnostic.
-std::string RenderJson(const Diagnostics& diags);
-/// SARIF 2.1.0 with one run of tool "tpc".
-std::string RenderSarif(const Diagnostics& diags);
+/// `{"ok", "errors", "warnings", "transformers", "diagnostics": [...]}`, one stable object per
+/// diagnostic; "transformers" is the release assumed (left out when `transformers` is empty).
+std::string RenderJson(const Diagnostics& diags, const std::string& transformers = "");
+/// SARIF 2.1.0 with one run of tool "tpc"; the release assumed is the run's properties.transformers.
+std::string RenderSarif(const Diagnostics& diags, const std::string& transformers = "");
 /// "2 errors and 1 warning generated." style summary line, with context.
 std::string Summary(const Diagnostics& diags, const std::string& context);
 

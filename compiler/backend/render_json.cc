@@ -39,12 +39,13 @@ std::string Dump(const ordered_json& j) { return j.dump(2, ' ', false, ordered_j
 
 }  // namespace
 
-std::string RenderJson(const Diagnostics& diags) {
+std::string RenderJson(const Diagnostics& diags, const std::string& transformers) {
   const SourceManager& sm = diags.sources();
   ordered_json out;
   out["ok"] = !diags.has_errors();
   out["errors"] = diags.errors();
   out["warnings"] = diags.warnings();
+  if (!transformers.empty()) out["transformers"] = transformers;
   out["diagnostics"] = ordered_json::array();
   for (const Diagnostic& d : diags.all()) {
     ordered_json j;
@@ -64,7 +65,7 @@ std::string RenderJson(const Diagnostics& diags) {
   return Dump(out);
 }
 
-std::string RenderSarif(const Diagnostics& diags) {
+std::string RenderSarif(const Diagnostics& diags, const std::string& transformers) {
   const SourceManager& sm = diags.sources();
   ordered_json rules = ordered_json::array();
   std::set<std::string> seen;
@@ -87,6 +88,7 @@ std::string RenderSarif(const Diagnostics& diags) {
   ordered_json run;
   run["tool"] = {{"driver", {{"name", "tpc"}, {"rules", rules}}}};
   run["results"] = results;
+  if (!transformers.empty()) run["properties"] = {{"transformers", transformers}};
   ordered_json out;
   out["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   out["version"] = "2.1.0";

@@ -8,8 +8,8 @@ namespace {
 
 void Emit(const Diagnostics& diags, const CheckRequest& req, const std::string& context, std::ostream& out) {
   switch (req.format) {
-    case OutputFormat::kJson: out << RenderJson(diags); break;
-    case OutputFormat::kSarif: out << RenderSarif(diags); break;
+    case OutputFormat::kJson: out << RenderJson(diags, req.plan.transformers.version); break;
+    case OutputFormat::kSarif: out << RenderSarif(diags, req.plan.transformers.version); break;
     case OutputFormat::kText: out << RenderText(diags, req.color) << Summary(diags, context); break;
   }
 }
@@ -31,8 +31,9 @@ int RunCheckCommand(const CheckRequest& req, std::ostream& out, std::ostream& er
   CheckOptions options = req.options;
   options.dialect = ChooseDialect(in->plan, req.dialect_given, options.dialect);
   options.sequence_parallel = plan_req.sequence_parallel;
+  options.transformers = plan_req.transformers;
   RunCheck(in->model, in->plan, options, diags);
-  Emit(diags, req, RunContext(in->model, options.tp, options.dialect), out);
+  Emit(diags, req, RunContext(in->model, options.tp, options.dialect, options.transformers), out);
   return diags.has_errors() ? kExitErrors : kExitOk;
 }
 

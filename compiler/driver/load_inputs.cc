@@ -66,10 +66,12 @@ Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli) {
 
 int LoadFailureCode(const Diagnostics& diags) { return diags.has_fatal() || !diags.has_errors() ? kExitUsage : kExitErrors; }
 
-std::string RunContext(const ModelGraph& model, int tp, Dialect dialect) {
+std::string RunContext(const ModelGraph& model, int tp, Dialect dialect, const RuntimeRelease& transformers) {
   std::string context = model.model_type + ", " + std::to_string(model.num_layers) +
                         (model.num_layers == 1 ? " layer, tp " : " layers, tp ") + std::to_string(tp) + ", dialect " +
                         DialectName(dialect);
+  // The release whose behaviour the hf dialects model (torch's rules are DTensor's own).
+  if (dialect != Dialect::kTorch) context += ", transformers " + transformers.version;
   if (const CheckpointBinding* b = model.checkpoint.get()) {
     size_t files = b->checkpoint.files.size(), tensors = b->checkpoint.tensors.size();
     context += ", checkpoint of " + std::to_string(tensors) + (tensors == 1 ? " tensor in " : " tensors in ") +

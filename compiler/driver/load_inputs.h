@@ -57,8 +57,10 @@ Dialect ChooseDialect(const Plan& plan, bool dialect_given, Dialect cli);
 /// The exit code when LoadInputs fails: 2 for unusable input, 1 when the seed has no plan to give.
 int LoadFailureCode(const Diagnostics& diags);
 
-/// "llama, 126 layers, tp 8, dialect hf-v5": the context of a summary line.
-std::string RunContext(const ModelGraph& model, int tp, Dialect dialect);
+/// "llama, 126 layers, tp 8, dialect hf-v5, transformers 5.24.0": the context of a summary line (the
+/// release only under the hf dialects; the newest known when not given).
+std::string RunContext(const ModelGraph& model, int tp, Dialect dialect,
+                       const RuntimeRelease& transformers = RuntimeRelease{});
 
 }  // namespace tpc
 

@@ -14,6 +14,8 @@ extern const EmbeddedFile kArchFiles[];  ///< plans/arch/*.yaml
 extern const int kArchFilesCount;
 extern const EmbeddedFile kPlanFiles[];  ///< plans/{nemo,rl,hf}/*.yaml
 extern const int kPlanFilesCount;
+extern const EmbeddedFile kReleaseFiles[];  ///< plans/*_releases.yaml
+extern const int kReleaseFilesCount;
 
 }  // namespace tpc
 

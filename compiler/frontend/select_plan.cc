@@ -5,6 +5,7 @@
 
 #include "frontend/bundled_plans.h"
 #include "frontend/plan_loader.h"
+#include "frontend/releases.h"
 #include "support/strings.h"
 
 namespace tpc {
@@ -20,12 +21,12 @@ std::string ClassOf(const ModelGraph& m) {
 
 // The model's Hugging Face _tp_plan as NeMo AutoModel's get_hf_tp_shard_plan turns it into torch
 // styles (automodel.md §1.3), or nullopt with the reason the seed raises in `why`.
-std::optional<Plan> TranslateHfPlan(const ModelGraph& model, int transformers, Diagnostics& diags,
+std::optional<Plan> TranslateHfPlan(const ModelGraph& model, const RuntimeRelease& transformers, Diagnostics& diags,
                                     std::string* why, std::string* name) {
-  *name = (transformers == 4 ? "hf4/" : "hf/") + model.model_type;
+  *name = HfPlanName(model.model_type, transformers);
   std::optional<Plan> hf = LoadBundledPlan(*name, diags);
   if (!hf || hf->entries.empty()) {
-    *why = "is missing (transformers " + std::to_string(transformers) + " defines no _tp_plan for model_type '" +
+    *why = "is missing (transformers " + transformers.version + " defines no _tp_plan for model_type '" +
            model.model_type + "')";
     return std::nullopt;
   }
@@ -151,6 +152,13 @@ class Selector {
 };
 
 }  // namespace
+
+std::string HfPlanName(const std::string& model_type, const RuntimeRelease& release) {
+  std::string name = release.plans + "/" + model_type;
+  // An older release of the newest major keeps a file only where its plan differs (plans/README.md).
+  if (!IsBundledPlan(name) && release.major == NewestTransformersRelease().major) return "hf/" + model_type;
+  return name;
+}
 
 std::optional<Plan> LoadPlanArg(const std::string& arg, Diagnostics& diags) {
   // A file wins over a bundled plan of the same name; a path that exists but is no regular file

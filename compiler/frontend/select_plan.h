@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ir/model_graph.h"
+#include "ir/release.h"
 #include "ir/plan.h"
 #include "support/diagnostics.h"
 
@@ -15,12 +16,16 @@ struct PlanRequest {
   std::string plan;       ///< --plan: a file, a bundled plan's name, or "" / "auto"
   int tp = 1;
   bool sequence_parallel = false;
-  int transformers = 5;   ///< which transformers' _tp_plan the model carries (4 or 5)
+  RuntimeRelease transformers;  ///< --transformers: the release whose _tp_plan the model carries
 };
 
 /// The plan `--plan ARG` names: a file, else a bundled plan, else an unknown-plan error (with a
 /// did-you-mean over the bundled names) and nullopt.
 std::optional<Plan> LoadPlanArg(const std::string& arg, Diagnostics& diags);
+
+/// The bundled Hugging Face plan of `model_type` under `release`: its own folder's file, else (for
+/// an older release of the newest major, whose folder keeps only the plans that differ) hf/'s.
+std::string HfPlanName(const std::string& model_type, const RuntimeRelease& release);
 
 /// Chooses a plan the way NeMo AutoModel's _get_parallel_plan does (automodel.md §1.4): an explicit
 /// plan, the named llama_nemotron_super_tp_plan, the optimized plan registered for the model's

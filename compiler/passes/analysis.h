@@ -10,6 +10,7 @@
 #include "ir/model_graph.h"
 #include "ir/placement.h"
 #include "ir/plan.h"
+#include "ir/release.h"
 #include "ir/styles.h"
 #include "support/diagnostics.h"
 
@@ -21,6 +22,7 @@ struct CheckOptions {
   Dialect dialect = Dialect::kHfV5;
   bool kv_replication = false;  ///< replicate KV heads over tp/kv ranks when kv < tp (vLLM)
   bool sequence_parallel = false;  ///< SP was requested (a plan may ignore it)
+  RuntimeRelease transformers;     ///< the transformers release whose behaviour the hf dialects model
 };
 
 /// A plan key's match: a module, or one parameter of it (param >= 0; hf-v5 parameter keys).

@@ -2,7 +2,25 @@
 // checked only where attention runs head-sharded (found by propagate-placements), so a plan that
 // gathers attention (phi3) is not rejected for its head counts (NeMo's validate_tp_mesh is:
 // Automodel #799). Vocab splits unevenly but legally (torch.chunk), so that is a warning.
+//
+// Uneven splits by release (plans/transformers_releases.yaml, opts.transformers):
+// - hf dialects, a release that pads (5.24: DTensor placements): a plain uneven split of a linear's
+//   rows or columns runs with torch.chunk's sizes, so it is the warning uneven-shard; a release
+//   that does not (5.7: equal-chunk gathers and splits) keeps it dim-not-divisible, saying why.
+// - torch dialect: distribute_tensor shards with torch.chunk and DTensor pads uneven all-gathers,
+//   but the torch styles rebuild activations with DTensor.from_local(..., run_check=False) and no
+//   shape, which assumes even shards (global = local x tp): an uneven activation gets a wrong
+//   global shape. So under torch an uneven split stays dim-not-divisible.
+// - under every release and dialect: a split inside a head (heads-not-divisible: the view to
+//   [.., heads_local, head_dim] fails), a packed half that does not split (each half of a fused
+//   [gate | up] must split alike), an expert count EP cannot place; a producer and consumer
+//   chunked differently is layout-mismatch (propagate-placements).
+// - embedding_rowwise with vocab % tp != 0: 5.7 offsets a rank by rank x its own rows, which is
+//   wrong on the shorter last rank (embedding-vocab-offset); later releases only warn vocab-uneven.
+#include <cstdio>
 #include <numeric>
+#include <set>
+#include <tuple>
 
 #include "ir/program.h"
 #include "passes/analysis.h"
@@ -31,6 +49,33 @@ std::string DimName(const Module& m, const Param& p, int dim) {
   std::string prefix = experts ? "per-expert " : "";
   if (p.name == "bias") return "the bias size";
   return prefix + (dim == rank - 2 ? "out_features" : "in_features");
+}
+
+// "43, 43, 42 rows" (up to 8 ranks) or "1 row on ranks 0-15, 0 on ranks 16-31": torch.chunk's
+// rows per rank.
+std::string RowsPerRank(int64_t size, int64_t tp) {
+  std::vector<int64_t> rows;
+  for (int64_t r = 0; r < tp; ++r) rows.push_back(ChunkRange(size, tp, r).size());
+  if (tp <= 8) return JoinInts(rows) + " rows";
+  std::string out;
+  for (int64_t r = 0; r < tp;) {
+    int64_t end = r;
+    while (end + 1 < tp && rows[end + 1] == rows[r]) ++end;
+    std::string unit = out.empty() ? (rows[r] == 1 ? " row" : " rows") : "";
+    out += (out.empty() ? "" : ", ") + std::to_string(rows[r]) + unit + (end == r ? " on rank " : " on ranks ") +
+           std::to_string(r) + (end == r ? "" : "-" + std::to_string(end));
+    r = end + 1;
+  }
+  return out;
+}
+
+// How much the largest rank's rows exceed the mean, in percent, two decimals.
+std::string ImbalancePercent(int64_t size, int64_t tp) {
+  double mean = static_cast<double>(size) / static_cast<double>(tp);
+  double largest = static_cast<double>(ChunkRange(size, tp, 0).size());
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", (largest - mean) / mean * 100.0);
+  return buf;
 }
 
 }  // namespace
@@ -88,6 +133,7 @@ bool CheckDivisibility(const Analysis& a, Diagnostics& diags) {
 
   // Every other split dimension, once per plan entry and size.
   LayerAggregator dims;
+  std::set<std::tuple<std::string, std::string, std::string, std::string>> release_notes;
   for (size_t m = 0; m < mods.size(); ++m) {
     const Module& mod = mods[m];
     bool attn_proj = IsAttentionRole(mod.role) && mod.layer >= 0 && layer_head_sharded[mod.layer];
@@ -105,6 +151,22 @@ bool CheckDivisibility(const Analysis& a, Diagnostics& diags) {
         if (size % tp == 0) continue;
         int64_t chunk = ChunkRange(size, tp, 0).size();
         int64_t last = ChunkRange(size, tp, tp - 1).size();
+        const RuntimeRelease& rel = a.opts.transformers;
+        bool own_rows_offset = a.opts.dialect == Dialect::kHfV5 && mod.role == Role::kEmbed &&
+                               s->split == WeightSplit::kEmbedVocab && last > 0;
+        if (own_rows_offset) {
+          if (rel.embedding_offset_own_rows) {
+            int64_t start = ChunkRange(size, tp, tp - 1).begin, wrong = (tp - 1) * last;
+            dims.Add("offset|" + std::to_string(entry), DiagId::kEmbeddingOffsetWrong, loc,
+                     {std::to_string(size), std::to_string(tp), rel.version, std::to_string(start),
+                      std::to_string(size - 1), std::to_string(wrong), std::to_string(wrong + last - 1)},
+                     {}, -1);
+          }
+          if (!rel.offset_wrong_in.empty() && !rel.offset_right_from.empty())
+            release_notes.insert({"an embedding_rowwise embedding whose vocab_size does not divide tp", rel.offset_right_from,
+                                  "gives wrong embeddings", rel.offset_wrong_in});
+          if (rel.embedding_offset_own_rows) continue;
+        }
         dims.Add("vocab|" + std::to_string(entry), DiagId::kVocabUneven, loc,
                  {std::to_string(size), std::to_string(tp), std::to_string(chunk), std::to_string(last)}, {}, -1);
         continue;
@@ -130,14 +192,32 @@ bool CheckDivisibility(const Analysis& a, Diagnostics& diags) {
       }
       if (size % tp == 0) continue;
       std::string where = where_fn();
-      dims.Add("dim|" + std::to_string(entry) + "|" + where + "|" + std::to_string(size), DiagId::kDimNotDivisible,
-               loc,
-               {DimName(mod, param, pl.dim), where, std::to_string(size), std::to_string(tp),
-                Sizes(Working([&](int64_t t) { return size % t == 0; }))},
-               {}, -1);
+      std::string key = "dim|" + std::to_string(entry) + "|" + where + "|" + std::to_string(size);
+      const RuntimeRelease& rel = a.opts.transformers;
+      bool runs = a.opts.dialect == Dialect::kHfV5 && rel.uneven_splits;
+      if (a.opts.dialect == Dialect::kHfV5 && !rel.uneven_fails_in.empty() && !rel.uneven_runs_from.empty())
+        release_notes.insert({"this plan's uneven split", rel.uneven_runs_from, "crashes", rel.uneven_fails_in});
+      if (runs) {
+        dims.Add(key, DiagId::kUnevenShard, loc,
+                 {DimName(mod, param, pl.dim), where, std::to_string(size), std::to_string(tp),
+                  RowsPerRank(size, tp), ImbalancePercent(size, tp), rel.version},
+                 {}, -1);
+        continue;
+      }
+      std::vector<std::string> args = {DimName(mod, param, pl.dim), where, std::to_string(size), std::to_string(tp),
+                                       Sizes(Working([&](int64_t t) { return size % t == 0; }))};
+      if (a.opts.dialect == Dialect::kHfV5 && !rel.uneven_reason.empty()) {
+        args.insert(args.begin() + 4, rel.uneven_reason);
+        dims.Add(key, DiagId::kDimNotDivisibleRelease, loc, std::move(args), {}, -1);
+      } else {
+        dims.Add(key, DiagId::kDimNotDivisible, loc, std::move(args), {}, -1);
+      }
     }
   }
   dims.Flush(diags, a.model.num_layers);
+  // One note per kind of release-dependent verdict, naming the releases on each side.
+  for (const auto& [what, from, failure, in] : release_notes)
+    diags.Report(DiagId::kReleaseDependent, {}, {what, from, failure, in});
   return diags.errors() == before;
 }
 

@@ -18,18 +18,18 @@ TEST_SUITE("cli") {
   TEST_CASE("the bundled llama plan passes at tp 8") {
     Result r = Tpc("check " + kLlama8B + " --tp 8");
     CHECK(r.code == 0);
-    CHECK(r.out == "ok: 0 errors, 0 warnings (llama, 32 layers, tp 8, dialect hf-v5)\n");
+    CHECK(r.out == "ok: 0 errors, 0 warnings (llama, 32 layers, tp 8, dialect hf-v5, transformers 5.24.0)\n");
   }
 
   TEST_CASE("errors exit with 1 and end with a summary") {
-    Result r = Tpc("check " + kLlama8B + " --tp 3 --color never");
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --transformers 5.7 --color never");
     CHECK(r.code == 1);
     CHECK(r.out.rfind("plans/hf/llama.yaml:12:30: error: num_attention_heads (32) is not divisible by tp (3); tp "
                       "sizes that work: 1, 2, 4, 8 (in all 32 layers) [heads-not-divisible]\n"
                       "  layers.*.self_attn.q_proj: colwise\n"
                       "                             ^~~~~~~\n",
                       0) == 0);
-    CHECK(r.out.find("\nFAIL: 5 errors, 0 warnings (llama, 32 layers, tp 3, dialect hf-v5)\n") != std::string::npos);
+    CHECK(r.out.find("\nFAIL: 5 errors, 0 warnings (llama, 32 layers, tp 3, dialect hf-v5, transformers 5.7.0)\n") != std::string::npos);
     CHECK(r.out.find("\033[") == std::string::npos);  // no colour off a TTY
   }
 
@@ -39,13 +39,14 @@ TEST_SUITE("cli") {
   }
 
   TEST_CASE("--format json gives the stable fields") {
-    Result r = Tpc("check " + kLlama8B + " --tp 3 --format json");
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --transformers 5.7 --format json");
     CHECK(r.code == 1);
     nlohmann::json j = nlohmann::json::parse(r.out);
     CHECK(j["ok"] == false);
     CHECK(j["errors"] == 5);
     CHECK(j["warnings"] == 0);
-    REQUIRE(j["diagnostics"].size() == 5);
+    CHECK(j["transformers"] == "5.7.0");
+    REQUIRE(j["diagnostics"].size() == 6);  // the 5 errors and the release-dependent note
     const nlohmann::json& d = j["diagnostics"][0];
     CHECK(d["severity"] == "error");
     CHECK(d["code"] == "heads-not-divisible");
@@ -58,13 +59,14 @@ TEST_SUITE("cli") {
   }
 
   TEST_CASE("--format sarif is SARIF 2.1.0") {
-    Result r = Tpc("check " + kLlama8B + " --tp 3 --format sarif");
+    Result r = Tpc("check " + kLlama8B + " --tp 3 --transformers 5.7 --format sarif");
     CHECK(r.code == 1);
     nlohmann::json j = nlohmann::json::parse(r.out);
     CHECK(j["version"] == "2.1.0");
     REQUIRE(j["runs"].size() == 1);
     CHECK(j["runs"][0]["tool"]["driver"]["name"] == "tpc");
-    REQUIRE(j["runs"][0]["results"].size() == 5);
+    CHECK(j["runs"][0]["properties"]["transformers"] == "5.7.0");
+    REQUIRE(j["runs"][0]["results"].size() == 6);
     const nlohmann::json& res = j["runs"][0]["results"][0];
     CHECK(res["ruleId"] == "heads-not-divisible");
     CHECK(res["level"] == "error");

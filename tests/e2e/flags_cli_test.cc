@@ -28,12 +28,12 @@ TEST_SUITE("flags-cli") {
   TEST_CASE("compile --help lists every compile flag with its value and its help") {
     test::TpcRun r = Tpc("compile --help");
     CHECK(r.code == 0);
-    CHECK(r.out.rfind("usage: tpc compile --model PATH [--plan auto|NAME|PATH] [--transformers 4|5]", 0) == 0);
+    CHECK(r.out.rfind("usage: tpc compile --model PATH [--plan auto|NAME|PATH] [--transformers VERSION]", 0) == 0);
     // Each row: the flag, its value's name, and the start of its help.
     const std::vector<std::pair<std::string, std::string>> rows = {
         {"  --model PATH ", "a config.json or a checkpoint directory"},
         {"  --plan auto|NAME|PATH ", "auto (the default) picks the plan NeMo AutoModel would"},
-        {"  --transformers 4|5 ", "which transformers' _tp_plan the model carries"},
+        {"  --transformers VERSION ", "the transformers release the plan runs under"},
         {"  --arch-dir DIR ", "extra architecture templates"},
         {"  --color auto|always|never ", "colour the messages"},
         {"  --no-color ", "the same as --color never"},

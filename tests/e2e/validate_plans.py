@@ -30,6 +30,25 @@ def check_arch_files(source):
     return failures
 
 
+def check_release_files(source):
+    """Every runtime release table, plans/*_releases.yaml, against schemas/releases.schema.json."""
+    with open(os.path.join(source, "schemas", "releases.schema.json")) as f:
+        validator = jsonschema.Draft202012Validator(json.load(f))
+    files = sorted(glob.glob(os.path.join(source, "plans", "*_releases.yaml")))
+    failures = 0 if files else 1
+    for path in files:
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+        for err in validator.iter_errors(doc):
+            print(f"{os.path.relpath(path, source)}: {'/'.join(map(str, err.path))}: {err.message}")
+            failures += 1
+        versions = [tuple(map(int, r["version"].split("."))) for r in doc.get("releases", [])]
+        if versions != sorted(set(versions)):
+            print(f"{os.path.relpath(path, source)}: releases must be in ascending order, each once")
+            failures += 1
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
@@ -63,6 +82,7 @@ def main():
     if args.tpc:
         failures += check_translate_lora(args, validator, files)
     failures += check_arch_files(args.source)
+    failures += check_release_files(args.source)
     print(f"{len(files)} plan files, {failures} problems")
     return 1 if failures else 0
 

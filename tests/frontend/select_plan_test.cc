@@ -4,6 +4,7 @@
 
 #include "frontend/bundled_plans.h"
 #include "frontend/model_loader.h"
+#include "frontend/releases.h"
 #include "frontend/select_plan.h"
 #include "test_util.h"
 
@@ -32,7 +33,8 @@ Selected Select(const std::string& config, const std::string& plan, int tp = 2, 
   PlanRequest req;
   req.plan = plan;
   req.tp = tp;
-  req.transformers = transformers;
+  std::string why;
+  req.transformers = *FindTransformersRelease(std::to_string(transformers), &why);
   req.sequence_parallel = sp;
   Selected s;
   s.plan = SelectPlan(*model, req, diags);

@@ -66,21 +66,34 @@ TEST_SUITE("divisibility") {
     const char* gathered = "model.layers.*.self_attn.k_proj: colwise_gather_output\n"
                            "model.layers.*.self_attn.q_proj: colwise_gather_output\n"
                            "model.layers.*.self_attn.v_proj: colwise_gather_output\n";
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", gathered, test::Opts(32));
-    // k_proj and v_proj have 2 * 8 = 16 rows and fail at tp 32; q_proj has 64 = 2 * 32 and splits.
-    CHECK(run.codes == std::vector<std::string>{"dim-not-divisible", "dim-not-divisible"});
-    CHECK(run.text.find("error: out_features of 'model.layers.*.self_attn.k_proj' (16) is not divisible by tp (32); "
-                        "tp sizes that work: 1, 2, 4, 8, 16 [dim-not-divisible]") != std::string::npos);
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", gathered, test::OptsUnder(32, "5.7"));
+    // k_proj and v_proj have 2 * 8 = 16 rows and fail at tp 32 under 5.7; q_proj has 64 = 2 * 32 and splits.
+    CHECK(run.codes == std::vector<std::string>{"dim-not-divisible", "dim-not-divisible", "release-dependent"});
+    CHECK(run.text.find("error: out_features of 'model.layers.*.self_attn.k_proj' (16) is not divisible by tp (32), "
+                        "and transformers 5.7 shards and gathers in equal chunks, so a rank crashes and the others "
+                        "die in the collective; tp sizes that work: 1, 2, 4, 8, 16 [dim-not-divisible]") !=
+          std::string::npos);
+    // 5.24 runs the uneven gather: 16 rows over 32 ranks is one row on ranks 0-15, none on 16-31.
+    run = CheckTexts(kTinyLlama, "plan.yaml", gathered, test::OptsUnder(32, "5.24"));
+    CHECK(run.ok);
+    CHECK(run.text.find("warning: out_features of 'model.layers.*.self_attn.k_proj' (16) is not divisible by tp (32): "
+                        "ranks get 1 row on ranks 0-15, 0 on ranks 16-31, the largest 100.00% above the mean; "
+                        "transformers 5.24.0 runs it with torch.chunk's uneven shards and pads the collectives "
+                        "[uneven-shard]") != std::string::npos);
   }
 
   TEST_CASE("intermediate size must split for gate, up and down") {
     std::string cfg = kTinyLlama;
     cfg.replace(cfg.find("192"), 3, "196");  // 196 = 4 * 49: not a multiple of 8
-    test::CheckRun run = CheckTexts(cfg, "plan.yaml", kHfLlama, test::Opts(8, Dialect::kHfV5, true));
-    CHECK(run.codes == std::vector<std::string>{"dim-not-divisible", "dim-not-divisible", "dim-not-divisible"});
+    CheckOptions opts = test::OptsUnder(8, "5.7");
+    opts.kv_replication = true;
+    test::CheckRun run = CheckTexts(cfg, "plan.yaml", kHfLlama, opts);
+    CHECK(run.codes == std::vector<std::string>{"dim-not-divisible", "dim-not-divisible", "dim-not-divisible",
+                                                "release-dependent"});
     CHECK(run.text.find("plan.yaml:7:31: error: in_features of 'model.layers.*.mlp.down_proj' (196) is not divisible "
-                        "by tp (8); tp sizes that work: 1, 2, 4, 7, 14, 28, 49 [dim-not-divisible]") !=
-          std::string::npos);
+                        "by tp (8), and transformers 5.7 shards and gathers in equal chunks, so a rank crashes and "
+                        "the others die in the collective; tp sizes that work: 1, 2, 4, 7, 14, 28, 49 "
+                        "[dim-not-divisible]") != std::string::npos);
   }
 
   TEST_CASE("block_configs give every layer its own kv heads") {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/releases.h"
 #include "ir/styles.h"
 
 namespace tpc::cli {
@@ -63,17 +64,21 @@ struct InputState {
 /// and arch_dir, in the order did-you-mean has always tried them.
 template <class Request>
 std::vector<Flag> InputFlags(Request& req, InputState& in, bool model_required) {
+  if (!in.transformers_given) req.plan.transformers = tpc::NewestTransformersRelease();
   return {
       StringFlag({"--model"}, "PATH", "a config.json or a checkpoint directory", &req.model_path, model_required),
       StringFlag({"--plan"}, "auto|NAME|PATH",
                  "auto (the default) picks the plan NeMo AutoModel would, NAME a bundled plan (tpc plans lists "
                  "them), PATH a YAML or JSON plan",
                  &req.plan.plan),
-      {{"--transformers"}, "4|5",
-       "which transformers' _tp_plan the model carries (default " + std::to_string(req.plan.transformers) + ")",
+      {{"--transformers"}, "VERSION",
+       "the transformers release the plan runs under: its _tp_plan and its behaviour (4, 5, 5.7, 5.24.0; "
+       "4 and 5 mean the newest known of that major; default " + req.plan.transformers.version + ")",
        [&req, &in](const std::string& v) -> std::string {
-         if (v != "4" && v != "5") return "--transformers takes 4 or 5, got '" + v + "'";
-         req.plan.transformers = v[0] - '0';
+         std::string why;
+         std::optional<tpc::RuntimeRelease> r = tpc::FindTransformersRelease(v, &why);
+         if (!r) return why;
+         req.plan.transformers = *r;
          in.transformers_given = true;
          return "";
        }},
