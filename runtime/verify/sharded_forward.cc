@@ -224,12 +224,20 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
   return true;
 }
 
-at::Tensor GlobalView(const ShardedRun& run, int m) {
+at::Tensor GlobalView(const ShardedRun& run, int m, int64_t width) {
   std::vector<at::Tensor> parts;
   for (const RankRun& r : run.ranks) parts.push_back(r.values.at(static_cast<size_t>(m)));
   switch (run.layouts.at(static_cast<size_t>(m))) {
     case Layout::kReplicate: return parts.at(0);
-    case Layout::kShardLast: return at::cat(parts, -1);
+    case Layout::kShardLast: {
+      at::Tensor all = at::cat(parts, -1);
+      int64_t k = width > 0 && all.size(-1) % width == 0 ? all.size(-1) / width : 1;
+      if (k <= 1 || parts.size() % static_cast<size_t>(k) != 0) return all;
+      // Replicated KV heads: ranks r*k .. r*k+k-1 hold the same heads; one of each group.
+      std::vector<at::Tensor> distinct;
+      for (size_t r = 0; r < parts.size(); r += static_cast<size_t>(k)) distinct.push_back(parts[r]);
+      return at::cat(distinct, -1);
+    }
     case Layout::kShardSeq: return at::cat(parts, 1);
     case Layout::kPartial: {
       at::Tensor sum = parts.at(0).clone();

@@ -42,7 +42,9 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
 
 /// Module `m`'s output as one tensor, assembled from every rank's local one by its layout:
 /// replicated: rank 0's; last-dim or sequence shards: concatenated in rank order; partial: summed.
-at::Tensor GlobalView(const ShardedRun& run, int m);
+/// `width` (the unsharded last dim, when known) tells replicated KV heads apart: when the ranks'
+/// last-dim shards add up to k times it, each group of k consecutive ranks holds the same heads.
+at::Tensor GlobalView(const ShardedRun& run, int m, int64_t width = 0);
 
 }  // namespace tpc::verify
 

@@ -66,7 +66,7 @@ Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const Sha
   double before = 0, after = 0;
   for (int id : ForwardOrder(g)) {
     if (!run.ran[id] || !ref.values[id].defined()) continue;
-    double e = RelError(GlobalView(run, id), ref.values[id]);
+    double e = RelError(GlobalView(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0), ref.values[id]);
     const tpc::Module& m = g.at(id);
     if (m.layer >= 0) by_layer[static_cast<size_t>(m.layer)] = std::max(by_layer[static_cast<size_t>(m.layer)], e);
     else if (by_layer.empty() || m.kind == ModuleKind::kEmbedding) before = std::max(before, e);
@@ -168,8 +168,9 @@ int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream
   opts.check.kv_replication = req.kv_replication;
   opts.check.sequence_parallel = opts.sequence_parallel = req.sequence_parallel;
   opts.check.dialect = ChooseDialect(in->plan, false, opts.check.dialect);
+  opts.check.transformers = plan.transformers;
   if (in->plan.meta.sp_mode == SpMode::kIgnored) opts.sequence_parallel = false;
-  std::string context = RunContext(in->model, req.tp, opts.check.dialect);
+  std::string context = RunContext(in->model, req.tp, opts.check.dialect, opts.check.transformers);
   // A plan the checks reject is still run, to show where its arithmetic goes wrong; it never passes.
   opts.keep_going = true;
   std::optional<Program> program = Compile(in->model, in->plan, opts, diags);

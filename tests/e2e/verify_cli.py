@@ -45,6 +45,10 @@ def main():
     expect(lines[-1].startswith("ok: the sharded forward at tp 2 (5 collectives, fp32) equals the unsharded one"),
            f"llama tp 2: last line {lines[-1:]}")
 
+    # Every module compared, replicated KV heads included (ranks 0-1 and 2-3 hold the same head).
+    r = tpc("--model", os.path.join(data, "llama"), "--plan", "hf/llama", "--tp", "4", "--kv-replication")
+    expect(r.returncode == 0, f"llama tp 4 with KV replication: exit {r.returncode}\n{r.stdout[-400:]}")
+
     r = tpc("--model", os.path.join(data, "mixtral"), "--plan", "hf/mixtral", "--tp", "2", "--format", "json",
             "--dtype", "fp64", "--tokens", "5")
     expect(r.returncode == 0, f"mixtral json: exit {r.returncode}\n{r.stderr}")
