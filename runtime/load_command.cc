@@ -1,6 +1,8 @@
 #include "runtime/load_command.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -137,6 +139,10 @@ int RunLoadCommand(const LoadRequest& req, const RankEnv& env, const ConnectFn& 
     diags.Report(DiagId::kLoadCommFailed, {}, {std::to_string(env.rank), error});
     return RenderRunDiagnostics(diags, err), kExitUsage;
   }
+  // Tests only: hold this rank between the rendezvous and the load, so that a test can kill it
+  // while the others wait on it, however fast the load itself would be.
+  if (const char* ms = std::getenv("TPC_RUN_TEST_PAUSE_AFTER_CONNECT_MS"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(ms)));
   LoadOptions opts = req.options;
   opts.program_path = req.program;
   opts.device = device.get();

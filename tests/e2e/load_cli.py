@@ -210,9 +210,13 @@ def bad_cases(env, ck, programs):
         port = free_port()
         start = time.monotonic()
         r0 = env.start(0, 2, port, program, model_dir, "--source", "root", "--timeout", "10")
-        r1 = env.start(1, 2, port, program, model_dir, "--source", "root", "--timeout", "10") if kill else None
+        # The killed rank pauses 5 s after the rendezvous (a test-only variable), so that it dies
+        # while rank 0 waits on it however fast the load would be; if the kill comes before it
+        # arrives, rank 0 names it all the same.
+        r1 = env.start(1, 2, port, program, model_dir, "--source", "root", "--timeout", "10",
+                       env={"TPC_RUN_TEST_PAUSE_AFTER_CONNECT_MS": "5000"}) if kill else None
         if r1:
-            time.sleep(0.5)
+            time.sleep(2.0)
             r1.send_signal(signal.SIGKILL)
             r1.communicate()
         try:
@@ -225,7 +229,7 @@ def bad_cases(env, ck, programs):
         what = "killed" if kill else "never started"
         expect(r0.returncode == 2 and took < 10 + 15 and "rank 1 " in err and "[load-comm-failed]" in err,
                f"rank 1 {what}: rank 0 exit {r0.returncode} after {took:.1f} s\n{err}")
-        print(f"rank 1 {what}: rank 0 ended after {took:.1f} s: {err.strip().splitlines()[-1]}")
+        print(f"rank 1 {what}: rank 0 ended after {took:.1f} s: {(err.strip().splitlines() or [''])[-1]}")
 
 
 def main():
