@@ -133,3 +133,15 @@ TEST_SUITE("sharded forward") {
     ExpectVerified(Run("llama_odd_vocab", "hf/llama", 4, true), 4);
   }
 }
+
+TEST_SUITE("sharded forward") {
+  TEST_CASE("tp 4: qwen3 (4 KV heads, no replication), mixtral and starcoder2 with replicated KV heads") {
+    ExpectVerified(Run("qwen3", "hf/qwen3", 4), 4);
+    ExpectVerified(Run("mixtral", "hf/mixtral", 4, true), 4);
+    ExpectVerified(Run("starcoder2", "hf/starcoder2", 4, true), 4);
+  }
+
+  TEST_CASE("sequence parallelism at tp 4: llama under NeMo's plan with replicated KV heads") {
+    ExpectVerified(Run("llama", "nemo/llama", 4, true, true), 4);
+  }
+}
