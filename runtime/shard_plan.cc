@@ -9,7 +9,6 @@ namespace {
 
 std::string Str(uint64_t v) { return std::to_string(v); }
 
-std::string ShapeText(const std::vector<int64_t>& shape) { return "[" + JoinInts(shape) + "]"; }
 
 SourceLoc FileLoc(Diagnostics& diags, const std::string& path) { return {diags.sources().AddPath(path), 0, 0, 0}; }
 

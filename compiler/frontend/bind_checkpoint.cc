@@ -42,8 +42,6 @@ bool IsFloat(const std::string& dtype) {
 }
 bool IsFp8(const std::string& dtype) { return dtype == "F8_E4M3" || dtype == "F8_E5M2"; }
 
-std::string ShapeText(const std::vector<int64_t>& shape) { return "[" + JoinInts(shape) + "]"; }
-
 class Binder {
  public:
   Binder(const ModelGraph& m, CheckpointBinding& b)

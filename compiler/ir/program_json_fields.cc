@@ -11,16 +11,6 @@
 #include "support/strings.h"
 
 namespace tpc::program_json {
-namespace {
-
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
-}  // namespace
-
 std::string Describe(const json& j) {
   if (j.is_number_integer() || j.is_number_float() || j.is_boolean()) return j.dump();
   if (j.is_string())

@@ -11,7 +11,6 @@
 namespace tpc {
 namespace {
 
-std::string ShapeText(const std::vector<int64_t>& shape) { return "[" + JoinInts(shape) + "]"; }
 
 // "408 vision tower, 2 unknown ('a', 'b')": the extras by what they are.
 std::string ExtrasSummary(const CheckpointBinding& b) {

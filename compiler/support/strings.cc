@@ -73,6 +73,8 @@ std::string JoinInts(const std::vector<int64_t>& values) {
   return out;
 }
 
+std::string ShapeText(const std::vector<int64_t>& shape) { return "[" + JoinInts(shape) + "]"; }
+
 std::vector<int64_t> Divisors(int64_t n, int64_t limit) {
   std::vector<int64_t> out;
   for (int64_t d = 1; d <= n && d <= limit; ++d)

@@ -19,6 +19,8 @@ int EditDistance(std::string_view a, std::string_view b);
 std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
 /// Formats an integer list as "1, 2, 4".
 std::string JoinInts(const std::vector<int64_t>& values);
+/// Formats a tensor shape as "[4096, 128]".
+std::string ShapeText(const std::vector<int64_t>& shape);
 /// The positive divisors of `n` up to `limit`, ascending: the tp sizes that split `n` evenly.
 std::vector<int64_t> Divisors(int64_t n, int64_t limit = 1 << 20);
 /// Formats a byte count in binary units: "1 GiB", "3.5 MiB".

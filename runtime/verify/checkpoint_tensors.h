@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,14 @@ class StoredTensors {
   /// The stored tensor `name` as stored (F32, F64, F16, BF16, I64, I32); false with `err` when it
   /// is absent, unreadable or of another dtype.
   bool Read(const std::string& name, at::Tensor* out, std::string* err) const;
+  /// Read as a StoredSource (runtime/verify/local_weights.h): undefined when it cannot be read.
+  std::function<at::Tensor(const std::string&)> AsSource() const {
+    return [this](const std::string& name) {
+      at::Tensor t;
+      std::string err;
+      return Read(name, &t, &err) ? t : at::Tensor();
+    };
+  }
 
  private:
   struct File;

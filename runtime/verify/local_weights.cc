@@ -3,14 +3,10 @@
 
 #include <algorithm>
 
+#include "support/strings.h"
+
 namespace tpc {
 namespace {
-
-std::string ShapeText(at::IntArrayRef s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 // The pieces of one tree parameter held by a rank, in program order, grouped by expert.
 struct Pieces {
@@ -46,7 +42,7 @@ bool LocalParams(const Program& program, int rank, const StoredSource& stored,
     at::Tensor whole = stored(e.source);
     if (!whole.defined()) return *error = "the checkpoint has no tensor '" + e.source + "'", false;
     if (whole.sizes().vec() != e.global_shape)
-      return *error = "'" + e.source + "' is " + ShapeText(whole.sizes()) + " in the checkpoint, " +
+      return *error = "'" + e.source + "' is " + ShapeText(whole.sizes().vec()) + " in the checkpoint, " +
                       ShapeText(e.global_shape) + " in the program", false;
     at::Tensor mine = RankSlice(e, rank, whole);
     if (!mine.defined()) continue;

@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -197,6 +198,14 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
   Schedule s = MakeSchedule(g, program);
   for (int id : order)
     if (s.step_of[id] < 0) return *err = "the program has no step for '" + g.at(id).name + "'", false;
+  // Each stored tensor is read once and shared: every rank slices the same whole tensor.
+  std::mutex read_mu;
+  std::map<std::string, at::Tensor> read;
+  StoredSource once = [&](const std::string& name) {
+    std::lock_guard<std::mutex> lock(read_mu);
+    auto it = read.find(name);
+    return it != read.end() ? it->second : (read[name] = stored(name));
+  };
   auto comms = InProcessCommunicator::Create(program.tp, std::chrono::milliseconds(20000));
   out->ranks.assign(static_cast<size_t>(program.tp), RankRun());
   std::vector<std::thread> threads;
@@ -205,7 +214,7 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
       Rank rank(model, program, s, order, *comms[static_cast<size_t>(r)]);
       RankRun& run = out->ranks[static_cast<size_t>(r)];
       try {
-        rank.Run(stored, dtype, ids, &run);
+        rank.Run(once, dtype, ids, &run);
       } catch (const c10::Error& e) {
         run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what_without_backtrace();
       } catch (const std::exception& e) {

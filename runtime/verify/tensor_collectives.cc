@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "ir/program.h"
+#include "support/strings.h"
 
 namespace tpc {
 namespace {
@@ -42,11 +43,6 @@ bool Decode(const Bytes& b, at::ScalarType dtype, int peer, at::Tensor* out, std
   return true;
 }
 
-std::string ShapeText(at::IntArrayRef s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 }  // namespace
 
@@ -72,8 +68,8 @@ bool TensorCollectives::AllReduceSum(const at::Tensor& t, at::Tensor* out, std::
   at::Tensor sum = all[0].clone();
   for (size_t r = 1; r < all.size(); ++r) {
     if (!all[r].sizes().equals(sum.sizes()))
-      return *error = "all_reduce: rank " + std::to_string(r) + " holds " + ShapeText(all[r].sizes()) +
-                      ", rank 0 " + ShapeText(sum.sizes()), false;
+      return *error = "all_reduce: rank " + std::to_string(r) + " holds " + ShapeText(all[r].sizes().vec()) +
+                      ", rank 0 " + ShapeText(sum.sizes().vec()), false;
     sum.add_(all[r]);
   }
   *out = std::move(sum);
@@ -89,7 +85,7 @@ bool TensorCollectives::AllGather(const at::Tensor& t, int64_t dim, at::Tensor* 
     for (int64_t d = 0; same && d < t.dim(); ++d) same = d == dim || all[r].size(d) == t.size(d);
     if (!same)
       return *error = "all_gather along dim " + std::to_string(dim) + ": rank " + std::to_string(r) + " holds " +
-                      ShapeText(all[r].sizes()) + ", this rank " + ShapeText(t.sizes()), false;
+                      ShapeText(all[r].sizes().vec()) + ", this rank " + ShapeText(t.sizes().vec()), false;
   }
   *out = at::cat(all, dim);
   return true;

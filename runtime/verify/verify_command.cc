@@ -185,11 +185,6 @@ int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream
   if (!LoadReferenceModel(req.model_path, dtype, &model, &why)) return fail(why);
   StoredTensors stored;
   if (!stored.Open(model.graph.checkpoint->checkpoint, &why)) return fail(why);
-  auto source = [&](const std::string& name) {
-    at::Tensor t;
-    std::string e;
-    return stored.Read(name, &t, &e) ? t : at::Tensor();
-  };
   int64_t vocab = 0;
   for (const tpc::Module& m : model.graph.modules())
     if (m.kind == ModuleKind::kEmbedding && !m.params.empty()) vocab = m.params[0].shape.at(0);
@@ -198,7 +193,7 @@ int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream
   ForwardOutput ref;
   if (!RunReferenceForward(model, ids, &ref, &why)) return fail("the reference forward stopped: " + why);
   ShardedRun run;
-  if (!RunShardedForward(model, *program, source, dtype, ids, &run, &why))
+  if (!RunShardedForward(model, *program, stored.AsSource(), dtype, ids, &run, &why))
     return fail("the sharded forward stopped: " + why);
   Outcome o = Compare(model, ref, run, req.tolerance);
   o.check_errors = check_errors;

@@ -67,13 +67,8 @@ Verified Run(const std::string& name, const std::string& plan, int tp, bool kv_r
   std::map<std::string, at::Tensor> want(expected.begin(), expected.end());
   StoredTensors stored;
   REQUIRE(stored.Open(model.graph.checkpoint->checkpoint, &v.error));
-  auto source = [&](const std::string& n) {
-    at::Tensor t;
-    std::string e;
-    return stored.Read(n, &t, &e) ? t : at::Tensor();
-  };
   ShardedRun run;
-  if (!RunShardedForward(model, *program, source, at::kFloat, want.at("input_ids"), &run, &v.error)) return v;
+  if (!RunShardedForward(model, *program, stored.AsSource(), at::kFloat, want.at("input_ids"), &run, &v.error)) return v;
   int head = -1;
   for (const tpc::Module& m : model.graph.modules())
     if (m.role == Role::kLmHead) head = model.graph.Find(m.name);
