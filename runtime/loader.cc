@@ -197,6 +197,22 @@ class Loader {
       if (!ReadTensor(*files_, mine->tensors[i], opts_.window_bytes, &out_->tensors[i].bytes, diags_)) return;
   }
 
+  // The status message before each batch: empty, or rank 0's error.
+  bool SendStatus(const std::string& status, int r, std::string* error) {
+    return comm_.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(status.data()), status.size()), r,
+                      error);
+  }
+  // False when rank 0 sent its error (reported) or the message did not arrive.
+  bool RecvStatus() {
+    Bytes status;
+    std::string error;
+    if (!comm_.Recv(&status, 0, &error)) return CommFailed(ctx_, error), false;
+    if (status.empty()) return true;
+    diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
+                  {"0", std::string(status.begin(), status.end())});
+    return false;
+  }
+
   // Rank 0 sends each rank its tensors in batches (BatchEnd), each after a status message: empty, or
   // rank 0's error, after which it sends that rank nothing more, so that every rank reaches the
   // agreement that follows. One message per small tensor would cost a round trip each.
@@ -215,9 +231,7 @@ class Loader {
           uint8_t* into = batch.data() + batch.size() - ts[k].bytes;
           if (!ReadTensor(*files_, ts[k], opts_.window_bytes, into, diags_)) status = FirstError(diags_);
         }
-        if (!comm_.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(status.data()), status.size()),
-                        r, &error) ||
-            (status.empty() && !comm_.Send(batch, r, &error)))
+        if (!SendStatus(status, r, &error) || (status.empty() && !comm_.Send(batch, r, &error)))
           return CommFailed(ctx_, error);
         if (!status.empty()) break;
         i = end;
@@ -233,13 +247,8 @@ class Loader {
     for (const LoadedTensor& t : ts) sizes.push_back(ExpectedBytes(t));
     for (size_t i = 0; i < ts.size();) {
       size_t end = BatchEnd(sizes, i, opts_.window_bytes);
-      Bytes status, batch;
-      if (!comm_.Recv(&status, 0, &error)) return CommFailed(ctx_, error);
-      if (!status.empty()) {
-        diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
-                      {"0", std::string(status.begin(), status.end())});
-        return;
-      }
+      Bytes batch;
+      if (!RecvStatus()) return;
       if (!comm_.Recv(&batch, 0, &error)) return CommFailed(ctx_, error);
       uint64_t want = 0;
       for (size_t k = i; k < end; ++k) want += sizes[k];
@@ -322,9 +331,7 @@ class Loader {
           if (!stager().Stage(ts[k], temp[0] + at, &error)) status = (DeviceFailed(error), FirstError(diags_));
           sends.push_back({temp[0] + at, sizes[k], r, true});
         }
-        if (!comm_.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(status.data()), status.size()),
-                        r, &error))
-          return CommFailed(ctx_, error);
+        if (!SendStatus(status, r, &error)) return CommFailed(ctx_, error);
         if (!status.empty()) break;
         if (!opts_.device_comm->Exchange(sends, &error)) return CommFailed(ctx_, error);
         i = end;
@@ -340,13 +347,7 @@ class Loader {
     for (const LoadedTensor& t : ts) sizes.push_back(ExpectedBytes(t));
     for (size_t i = 0; i < ts.size();) {
       size_t end = BatchEnd(sizes, i, opts_.window_bytes);
-      Bytes status;
-      if (!comm_.Recv(&status, 0, &error)) return CommFailed(ctx_, error);
-      if (!status.empty()) {
-        diags_.Report(DiagId::kLoadRankFailed, FileLoc(diags_, opts_.program_path),
-                      {"0", std::string(status.begin(), status.end())});
-        return;
-      }
+      if (!RecvStatus()) return;
       std::vector<DeviceTransfer> recvs;
       for (size_t k = i; k < end; ++k) recvs.push_back({ts[k].device, sizes[k], 0, false});
       if (!opts_.device_comm->Exchange(recvs, &error)) return CommFailed(ctx_, error);
