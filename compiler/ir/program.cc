@@ -41,6 +41,16 @@ std::string SafetensorsDtypeOf(const std::string& torch_dtype) {
   return "";
 }
 
+const char* BiasJoinName(BiasJoin b) {
+  switch (b) {
+    case BiasJoin::kNone: return "";
+    case BiasJoin::kOnce: return "once";
+    case BiasJoin::kEveryRank: return "every_rank";
+    case BiasJoin::kDivided: return "divided";
+  }
+  return "";
+}
+
 const char* CollectiveName(CollectiveKind k) {
   switch (k) {
     case CollectiveKind::kAllReduce: return "all_reduce";

@@ -27,6 +27,15 @@ enum class EntryKind {
   kLora,   ///< a new LoRA adapter (no stored tensor)
 };
 
+/// How a bias joins the partial sums of a linear whose weight is split on its in features, where
+/// the program says (other biases are each rank's own columns, or whole on every rank).
+enum class BiasJoin {
+  kNone,       ///< not such a bias
+  kOnce,       ///< added once: after the reduction (transformers 5), or by DTensor's Partial rule
+  kEveryRank,  ///< each rank adds it whole to its partial sum: the reduction counts it tp times
+  kDivided,    ///< each rank adds it divided by tp (hf-v4 `local`): the reduction counts it once
+};
+
 /// One tensor as the program places it. With a checkpoint, one entry per stored tensor (by its
 /// stored name and file) plus the entries that read another's tensor (a tied lm_head); without,
 /// one per module-tree parameter. A rank's local tensor is its slices of `source`, concatenated
@@ -50,6 +59,11 @@ struct ProgramParam {
   std::vector<std::vector<Slice>> ranks;  ///< per rank, the ranges along placement.dim; empty if replicated
   std::vector<int> owners;  ///< the ranks holding it (expert parallelism: whole or nothing); empty: all
   std::string adapter;  ///< "lora_A", "lora_B" for LoRA adapters, else empty
+  BiasJoin bias = BiasJoin::kNone;
+  /// A vocab-sharded embedding: per rank, the token id its first row answers. The runtime masks
+  /// ids outside [offset, offset + rows); transformers 5.7 offsets by rank x own rows, which is
+  /// not where the rows start on a shorter last rank.
+  std::vector<int64_t> vocab_offsets;
 
   /// The shape rank `r` holds (an owner's shape when `r` owns nothing, see HeldBy).
   std::vector<int64_t> LocalShape(int r) const;
@@ -119,7 +133,8 @@ struct ModuleStep {
   Layout in = Layout::kReplicate;
   Layout out = Layout::kReplicate;  ///< after its own output redistribution
   std::vector<int> collectives;     ///< indices into collectives that run right after it
-  bool local_slice = false;         ///< a replicated input is sliced locally (R -> S, no traffic)
+  bool local_slice = false;         ///< a replicated input or output is sliced locally (R -> S, no traffic)
+  bool output_sliced = false;       ///< its own replicated result is sliced to `out` before any consumer
 };
 
 /// The link model of the α-β estimate.
@@ -161,6 +176,8 @@ struct Program {
 };
 
 const char* CollectiveName(CollectiveKind k);
+/// "once", "every_rank", "divided" ("" for kNone).
+const char* BiasJoinName(BiasJoin b);
 /// "param", "scale", "extra", "lora".
 const char* EntryKindName(EntryKind k);
 /// "module-tree", "checkpoint".

@@ -77,6 +77,8 @@ ordered_json ParamJson(const ProgramParam& param) {
     }
     j["slices"] = std::move(ranks);
   }
+  if (param.bias != BiasJoin::kNone) j["bias"] = BiasJoinName(param.bias);
+  if (!param.vocab_offsets.empty()) j["vocab_offsets"] = param.vocab_offsets;
   return j;
 }
 

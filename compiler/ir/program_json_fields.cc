@@ -118,7 +118,8 @@ bool Reader::Param(const json& j, const std::string& at, const Program& p, Progr
   if (!Object(j, at,
               {"name", "file", "source", "kind", "tree", "module", "layer", "dtype", "global_shape",
                "placement", "shard_dim", "local_shape"},
-              {"expert", "scales", "block", "what", "adapter", "owners", "replicas", "slices"}))
+              {"expert", "scales", "block", "what", "adapter", "owners", "replicas", "slices", "bias",
+               "vocab_offsets"}))
     return false;
   if (!String(j["name"], at + "/name", &out->name, true) ||
       !StringOrNull(j["file"], at + "/file", &out->file) ||
@@ -138,7 +139,7 @@ bool Reader::Param(const json& j, const std::string& at, const Program& p, Progr
   if (!Shape(j["global_shape"], at + "/global_shape", &out->global_shape)) return false;
   if (j.contains("owners") && !Owners(j["owners"], at + "/owners", p.tp, &out->owners))
     return false;
-  if (!Placed(j, at, p, out)) return false;
+  if (!Placed(j, at, p, out) || !Joins(j, at, p, out)) return false;
   std::vector<int64_t> local;
   int holder = out->owners.empty() ? 0 : out->owners[0];
   if (!Shape(j["local_shape"], at + "/local_shape", &local)) return false;
@@ -146,6 +147,29 @@ bool Reader::Param(const json& j, const std::string& at, const Program& p, Progr
     return Fail(at + "/local_shape", "is " + ShapeText(local) + ", but rank " +
                                          std::to_string(holder) + " holds " +
                                          ShapeText(out->LocalShape(holder)));
+  return true;
+}
+
+// bias (how a bias joins a row split's partial sums) and vocab_offsets (one per rank, a sharded
+// embedding only).
+bool Reader::Joins(const json& j, const std::string& at, const Program& p, ProgramParam* out) {
+  if (j.contains("bias")) {
+    static const std::vector<std::string> kJoins = {BiasJoinName(BiasJoin::kOnce), BiasJoinName(BiasJoin::kEveryRank),
+                                                    BiasJoinName(BiasJoin::kDivided)};
+    int k = 0;
+    if (!OneOf(j["bias"], at + "/bias", kJoins, &k)) return false;
+    out->bias = static_cast<BiasJoin>(k + 1);
+  }
+  if (!j.contains("vocab_offsets")) return true;
+  const json& offsets = j["vocab_offsets"];
+  if (out->placement != Placement{Placement::kShard, 0} || !offsets.is_array() ||
+      offsets.size() != static_cast<size_t>(p.tp))
+    return Fail(at + "/vocab_offsets", "is " + Describe(offsets) + ", expected one token id per rank (" +
+                                           std::to_string(p.tp) + ") on an entry sharded on dim 0");
+  out->vocab_offsets.resize(offsets.size());
+  for (size_t r = 0; r < offsets.size(); ++r)
+    if (!Int(offsets[r], at + "/vocab_offsets/" + std::to_string(r), 0, limits::kMaxDimension, &out->vocab_offsets[r]))
+      return false;
   return true;
 }
 

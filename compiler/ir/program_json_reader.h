@@ -70,6 +70,7 @@ class Reader {
   bool Param(const json& j, const std::string& at, const Program& p, ProgramParam* out);
   bool KindFields(const json& j, const std::string& at, ProgramParam* out);
   bool Placed(const json& j, const std::string& at, const Program& p, ProgramParam* out);
+  bool Joins(const json& j, const std::string& at, const Program& p, ProgramParam* out);
   bool Owners(const json& j, const std::string& at, int tp, std::vector<int>* out);
   bool Slices(const json& j, const std::string& at, const Program& p, ProgramParam* out);
   bool Entries(const Program& p);

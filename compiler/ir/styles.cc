@@ -35,6 +35,8 @@ constexpr StyleInfo FromHf(StyleInfo s) { return s.from_hf = true, s; }
 constexpr StyleInfo LmHeadSharded(StyleInfo s) { return s.hf_lm_head_sharded = true, s; }
 constexpr StyleInfo VocabMask(StyleInfo s) { return s.vocab_mask = true, s; }
 constexpr StyleInfo GatherHint(StyleInfo s) { return s.gather_hint = true, s; }
+constexpr StyleInfo BiasPerRank(StyleInfo s) { return s.bias_per_rank = true, s; }
+constexpr StyleInfo DividesByTp(StyleInfo s) { return s.divides_by_tp = true, s; }
 constexpr StyleInfo Skip(std::string_view name, const char* why) {
   return {name, Target::kAny, WeightSplit::kNone, R, R, kLocal, false, false, false, true, why};
 }
@@ -97,9 +99,9 @@ constexpr StyleInfo kHfV4[] = {
     Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, true),
     // local_* styles install no hooks: the maths stays local and a parent `gather` must reduce.
     Row("local_colwise", T::kLinearLike, W::kOut, R, S, kLocal, false),
-    Row("local_rowwise", T::kLinearLike, W::kIn, S, P, kLocal, false),
-    Packed(Row("local_packed_rowwise", T::kLinearLike, W::kIn, S, P, kLocal, false)),
-    Pass("local", T::kAny),
+    BiasPerRank(Row("local_rowwise", T::kLinearLike, W::kIn, S, P, kLocal, false)),
+    BiasPerRank(Packed(Row("local_packed_rowwise", T::kLinearLike, W::kIn, S, P, kLocal, false))),
+    DividesByTp(Pass("local", T::kAny)),
     Reduce("gather"),
     Row("sequence_parallel", T::kAny, W::kNone, R, R, kLocal, true),
     Pass("replicate", T::kAny),

@@ -75,6 +75,12 @@ struct StyleInfo {
   bool hf_lm_head_sharded = false;
   bool vocab_mask = false;   ///< a vocab-parallel embedding whose id mask assumes the balanced split
   bool gather_hint = false;  ///< the colwise style with a gathered output, suggested for fused splits
+  /// A row split with no hooks: each rank adds the whole bias to its own partial sum, so the
+  /// enclosing reduction counts it tp times (hf-v4 local_rowwise inside a gather block).
+  bool bias_per_rank = false;
+  /// Replicates its parameters divided by tp (hf-v4 `local`, IsolatedParallel): a bias every rank
+  /// adds before a sum then counts once.
+  bool divides_by_tp = false;
 };
 
 /// Returns the row for `name` in `dialect`, or nullptr when the dialect does not know it.

@@ -35,6 +35,18 @@ const char* TargetName(Target t, Dialect d) {
   return "?";
 }
 
+// A row split without hooks adds its bias on every rank; true when module `m` has a bias that its
+// own entry does not divide by tp.
+bool BiasAddedPerRank(const Resolved& a, int m) {
+  const Module& mod = a.model.at(m);
+  for (size_t p = 0; p < mod.params.size(); ++p) {
+    if (mod.params[p].name != "bias") continue;
+    const StyleInfo* own = a.EffectiveStyle(a.param_entry[m][p]);
+    return !(own && own->divides_by_tp);
+  }
+  return false;
+}
+
 }  // namespace
 
 bool CheckStyles(const Resolved& a, Diagnostics& diags) {
@@ -56,6 +68,16 @@ bool CheckStyles(const Resolved& a, Diagnostics& diags) {
     if (s->skipped) {
       diags.Report(DiagId::kStyleSkipped, pe.style_loc, {"NeMo AutoModel", pe.style, s->skipped});
       continue;
+    }
+    if (s->bias_per_rank && a.opts.tp > 1) {
+      for (const Match& t : a.matches[e]) {
+        if (t.param >= 0 || !BiasAddedPerRank(a, t.module)) continue;
+        std::string name = GenericName(a.model.at(t.module).name);
+        diags.Report(DiagId::kBiasPerRank, pe.style_loc,
+                     {"'" + name + "' (" + pe.style + ")", std::to_string(a.opts.tp), name, "rowwise"});
+        ok = false;
+        break;
+      }
     }
     for (const Match& t : a.matches[e]) {
       const Module& m = a.model.at(t.module);

@@ -92,16 +92,29 @@ class Redistributor {
     return c;
   }
 
+  // Where a DTensor style's input hook redistributes nothing although what arrives is not what it
+  // declares (declared == desired): a plain tensor is re-wrapped as the declared layout unchecked,
+  // and a sequence-sharded DTensor stops DTensor's flatten ("Attempted to flatten sharded dimension
+  // 1", Automodel #652). No collective runs; propagate-placements has reported the plan. Other DTensor
+  // mismatches are redistributed by DTensor's own op rules, as Reshard lowers them.
+  static bool Unchecked(const Behaviour& b, const Activation& x, Layout need) {
+    return b.styled && b.rewraps && b.in == need && x.layout != need && (x.local || x.layout == Q);
+  }
+
   void Visit(int m) {
     const Module& mod = mods_[m];
     Behaviour b = BehaviourOf(l_.a, m);
     ModuleStep step;
     step.module = m;
     std::vector<Activation> in;
-    for (int producer : mod.inputs) in.push_back({out_[producer], true, producer});
+    for (int producer : mod.inputs) in.push_back({out_[producer], l_.a.output[producer].local, producer});
     LayoutStep rule = ApplyRule(l_.a, m, in);
     for (size_t i = 0; i < in.size(); ++i) {
       Layout have = in[i].layout, need = rule.need[i];
+      if (Unchecked(b, in[i], need)) {  // a rejected plan (tpc verify): the tensor goes in as it is
+        p_.edges.push_back({in[i].producer, m, have, -1});
+        continue;
+      }
       bool own_hook = b.styled && b.rewraps && b.in == have && have != need;
       int c = ReshardInput(in[i].producer, m, have, need, own_hook, step);
       p_.edges.push_back({in[i].producer, m, need, c});
@@ -110,6 +123,7 @@ class Redistributor {
     Layout raw = rule.raw;
     if (l_.HasLora(m)) Lora(m, step);
     Layout t = SequenceParallel(m, raw, rule.out);
+    step.output_sliced = raw == R && (t == S || t == Q);
     int c = Reshard(mod.name, FirstUser(m), mod.layer, raw, t, l_.width[m], step);
     if (c >= 0) step.collectives.push_back(c);
     out_[m] = ReduceBlocks(m, t, step);

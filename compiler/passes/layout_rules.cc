@@ -32,10 +32,17 @@ std::string Why(const Behaviour& b, const Activation& got, const Module& mod) {
   return "the local shapes no longer line up";
 }
 
+// Whether DTensor's own op rules compute a row-split linear right on what arrives although the
+// style declares something else: a replicated DTensor is sliced locally for the weight's columns
+// (no traffic, the same partial sums). A plain tensor is re-wrapped unchecked instead.
+bool DTensorSlices(const Behaviour& b, const Activation& x) {
+  return b.rewraps && !x.local && x.layout == R && b.in == S && b.split == WeightSplit::kIn;
+}
+
 // A style's contract as the plan declares it: input `b.in` (never a partial sum), output `b.out`.
 void Declared(const Module& mod, const Behaviour& b, const Activation& x, LayoutStep& s) {
   if (x.layout == P) s.conflicts.push_back(Unreduced(x, Quoted(mod)));
-  else if (x.layout != b.in) s.conflicts.push_back(Mismatch(x, b.in, Why(b, x, mod)));
+  else if (x.layout != b.in && !DTensorSlices(b, x)) s.conflicts.push_back(Mismatch(x, b.in, Why(b, x, mod)));
   s.declared = {b.out, b.local_out, -1};
 }
 
@@ -104,11 +111,21 @@ LayoutStep Norm(const Resolved& a, int m, const Behaviour& b, const std::vector<
 }
 
 // Attention and the act(gate)*up product: every operand must be laid out alike. Attention needs
-// whole sequences; on Shard(last) operands it runs on 1/tp of the heads.
+// whole sequences; on Shard(last) operands it runs on 1/tp of the heads. A one-operand product
+// chunks a fused [gate | up] in two first: on a plain tensor that is the rank's own rows (right
+// when they were packed, check-fused says when not), but DTensor's split rule cannot chunk a dim
+// that is sharded, so a Shard(last) DTensor is all-gathered first and the product is replicated
+// (NeMo's phi3 plan keeps gate_up_proj's output a DTensor).
 LayoutStep Join(const Resolved& a, int m, const std::vector<Activation>& in) {
   const Module& mod = a.model.at(m);
   bool attention = mod.kind == ModuleKind::kAttention;
   LayoutStep s;
+  if (!attention && in.size() == 1 && in[0].layout == S && !in[0].local) {
+    s.need = {R};
+    s.raw = s.out = R;
+    s.declared = {R, false, -1};
+    return s;
+  }
   for (const Activation& x : in) s.need.push_back(attention && x.layout == Q ? R : x.layout);
   s.raw = s.out = FirstNeed(s);
 

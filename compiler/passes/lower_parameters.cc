@@ -74,8 +74,39 @@ class ParamLowerer {
       std::vector<Segment> segments;
       if (style && style->packed) segments = PackedSegments(mod, n);
       if (!ReplicateKv(m, n, &pp)) pp.ranks = SplitRows(n, tp_, segments.empty() ? nullptr : &segments);
+      if (mod.kind == ModuleKind::kEmbedding && pp.placement.dim == 0) VocabOffsets(m, style, &pp);
     }
+    if (param.name == "bias") pp.bias = Bias(m, i);
     p_.params.push_back(std::move(pp));
+  }
+
+  // How the runtime masks a vocab shard: each rank answers the ids from where its rows start, except
+  // under a release that offsets by rank x own rows (transformers 5.7's embedding_rowwise).
+  void VocabOffsets(int m, const StyleInfo* style, ProgramParam* pp) const {
+    const RuntimeRelease& rel = l_.a.opts.transformers;
+    bool own_rows = l_.a.opts.dialect == Dialect::kHfV5 && rel.embedding_offset_own_rows && style &&
+                    style->split == WeightSplit::kEmbedVocab && l_.mods[m].role == Role::kEmbed;
+    for (int r = 0; r < tp_; ++r) {
+      const std::vector<Slice>& mine = pp->ranks[static_cast<size_t>(r)];
+      int64_t rows = 0;
+      for (const Slice& s : mine) rows += s.length;
+      pp->vocab_offsets.push_back(own_rows ? r * rows : mine.empty() ? 0 : mine.front().start);
+    }
+  }
+
+  // A bias beside a weight split on its in features joins partial sums: once, unless the weight's
+  // style adds it on every rank (no hooks); a bias whose own style divides it by tp counts once.
+  BiasJoin Bias(int m, int i) const {
+    const Module& mod = l_.mods[m];
+    const StyleInfo* own = l_.a.EffectiveStyle(l_.a.param_entry[m][i]);
+    if (own && own->divides_by_tp) return BiasJoin::kDivided;
+    for (size_t w = 0; w < mod.params.size(); ++w) {
+      if (mod.params[w].name != "weight" || l_.a.ParamPlacementOf(m, static_cast<int>(w)) != Placement{Placement::kShard, 1})
+        continue;
+      const StyleInfo* style = l_.a.EffectiveStyle(l_.a.param_entry[m][w]);
+      return style && style->bias_per_rank ? BiasJoin::kEveryRank : BiasJoin::kOnce;
+    }
+    return BiasJoin::kNone;
   }
 
   // vLLM's KV-head replication: rank r holds head r / (tp / kv) whole.

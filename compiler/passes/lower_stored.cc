@@ -117,6 +117,8 @@ class StoredLowerer {
       pp.module = whole.module;
       pp.layer = whole.layer;
       pp.replicas = whole.replicas;
+      pp.bias = whole.bias;
+      if (!concatenated) pp.vocab_offsets = whole.vocab_offsets;
       Place(whole, piece, concatenated, &pp);
       out_.push_back(pp);
       if (scale_of_[piece.tensor] >= 0) out_.push_back(Scale(b_.scales[scale_of_[piece.tensor]], pp));

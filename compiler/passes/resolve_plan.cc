@@ -79,8 +79,10 @@ Resolution ResolvePlan(const Subject& s, Diagnostics& diags) {
     for (size_t m = 0; m < mods.size(); ++m) {
       if (mods[m].is_virtual) continue;
       const std::string& name = mods[m].name;
-      if (dialect == Dialect::kHfV4) {
+      if (dialect == Dialect::kHfV4) {  // the parameter's full name first, then its module's
         lookup[DigitRunsToStar(name)].push_back({static_cast<int>(m), -1});
+        for (size_t p = 0; p < mods[m].params.size(); ++p)
+          lookup[DigitRunsToStar(name + "." + mods[m].params[p].name)].push_back({static_cast<int>(m), static_cast<int>(p)});
         continue;
       }
       std::string generic = GenericName(name);

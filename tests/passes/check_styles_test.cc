@@ -57,6 +57,27 @@ TEST_SUITE("styles") {
           "                    ^~~~~~\n");
   }
 
+  TEST_CASE("a local_rowwise bias inside a gather block is added tp times") {
+    const char* biased = R"({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 8,
+      "num_key_value_heads": 2, "intermediate_size": 192, "num_hidden_layers": 2, "vocab_size": 1000,
+      "mlp_bias": true})";
+    std::string plan = "model.layers.*.mlp.gate_proj: local_colwise\n"
+                       "model.layers.*.mlp.up_proj: local_colwise\n"
+                       "model.layers.*.mlp.down_proj: local_rowwise\n"
+                       "model.layers.*.mlp: gather\n";
+    test::CheckRun run = CheckTexts(biased, "plan.yaml", plan, test::Opts(4, Dialect::kHfV4));
+    CHECK(run.text ==
+          "plan.yaml:3:31: error: 'model.layers.*.mlp.down_proj' (local_rowwise) adds the whole bias to every "
+          "rank's partial sum, so the reduction after it counts the bias 4 times; give "
+          "'model.layers.*.mlp.down_proj.bias' its own `local` entry (IsolatedParallel divides it by tp) or use "
+          "'rowwise', which adds it after the reduction [bias-added-per-rank]\n"
+          "model.layers.*.mlp.down_proj: local_rowwise\n"
+          "                              ^~~~~~~~~~~~~\n");
+    CHECK(CheckTexts(biased, "plan.yaml", plan + "model.layers.*.mlp.down_proj.bias: local\n",
+                     test::Opts(4, Dialect::kHfV4)).ok);
+    CHECK(CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(4, Dialect::kHfV4)).ok);  // no bias, no problem
+  }
+
   TEST_CASE("style objects are a torch feature") {
     const char* plan = "lm_head: {style: colwise, output_layouts: [replicate]}\n";
     test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", plan, test::Opts(2, Dialect::kHfV5));
