@@ -50,6 +50,9 @@ class InProcessCommunicator : public Communicator {
   bool Recv(Bytes* bytes, int peer, std::string* error) override;
   bool AllGather(std::span<const uint8_t> bytes, std::vector<Bytes>* out, std::string* error) override;
   bool Barrier(std::string* error) override;
+  /// This rank makes no more calls (it failed): the others' calls waiting on it fail at once,
+  /// naming it and `why`, instead of at the timeout.
+  void Leave(const std::string& why);
 
  private:
   std::shared_ptr<InProcessHub> hub_;

@@ -29,7 +29,13 @@ class InProcessHub {
         if (!p) return false;
       return true;
     };
-    if (!cv_.wait_for(lock, timeout_, all_here)) {
+    auto gone_missing = [&] {  // a rank that left before its part of this round
+      for (const auto& [who, why] : gone_)
+        if (!r.parts[static_cast<size_t>(who)]) return true;
+      return false;
+    };
+    if (!cv_.wait_for(lock, timeout_, [&] { return all_here() || gone_missing(); }) || !all_here()) {
+      if (gone_missing()) return *error = std::string(what) + " failed: " + Gone(), false;
       std::string missing;
       for (size_t i = 0; i < r.parts.size(); ++i)
         if (!r.parts[i]) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
@@ -51,14 +57,22 @@ class InProcessHub {
   bool Recv(int from, int to, Bytes* bytes, std::string* error) {
     std::unique_lock lock(mu_);
     std::deque<Bytes>& box = mail_[{from, to}];
-    if (!cv_.wait_for(lock, timeout_, [&] { return !box.empty(); })) {
+    if (!cv_.wait_for(lock, timeout_, [&] { return !box.empty() || gone_.count(from); })) {
       *error = "receive from rank " + std::to_string(from) + " failed: rank " + std::to_string(from) +
                " sent nothing within " + Seconds();
       return false;
     }
+    if (box.empty()) return *error = "receive from rank " + std::to_string(from) + " failed: " + Gone(), false;
     *bytes = std::move(box.front());
     box.pop_front();
     return true;
+  }
+
+  // Rank `rank` makes no more calls: whoever waits on it fails now instead of at the timeout.
+  void Leave(int rank, const std::string& why) {
+    std::lock_guard lock(mu_);
+    gone_.emplace(rank, why);
+    cv_.notify_all();
   }
 
  private:
@@ -73,12 +87,18 @@ class InProcessHub {
     return s;
   }
 
+  std::string Gone() const {  // under mu_
+    const auto& [rank, why] = *gone_.begin();
+    return "rank " + std::to_string(rank) + " stopped" + (why.empty() ? "" : " (" + why + ")");
+  }
+
   int world_;
   std::chrono::milliseconds timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, Round> rounds_;
   std::map<std::pair<int, int>, std::deque<Bytes>> mail_;
+  std::map<int, std::string> gone_;  // ranks that left, and why
 };
 
 std::vector<std::unique_ptr<InProcessCommunicator>> InProcessCommunicator::Create(int world,
@@ -115,6 +135,8 @@ bool InProcessCommunicator::Recv(Bytes* bytes, int peer, std::string* error) {
 bool InProcessCommunicator::AllGather(std::span<const uint8_t> bytes, std::vector<Bytes>* out, std::string* error) {
   return hub_->Collective(rank_, round_++, bytes, out, "all-gather", error);
 }
+
+void InProcessCommunicator::Leave(const std::string& why) { hub_->Leave(rank_, why); }
 
 bool InProcessCommunicator::Barrier(std::string* error) {
   std::vector<Bytes> parts;

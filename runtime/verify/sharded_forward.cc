@@ -6,6 +6,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -36,7 +37,7 @@ class Rank {
        Communicator& comm)
       : model_(model), g_(model.graph), p_(program), s_(s), order_(order), coll_(comm), rank_(comm.rank()) {}
 
-  void Run(const StoredSource& stored, at::ScalarType dtype, const at::Tensor& ids, RankRun* out) {
+  void Run(const StoredSource& stored, at::ScalarType dtype, const at::Tensor& ids) {
     std::string error;
     if (!LocalParams(p_, rank_, stored, &local_, &error)) throw std::runtime_error(error);
     for (auto& [name, lp] : local_)
@@ -44,14 +45,21 @@ class Rank {
     positions_ = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong));
     values_.assign(g_.modules().size(), at::Tensor());
     for (int id : order_) {
-      current_ = g_.at(id).name;
+      current_ = id;
       values_[id] = Module(id, ids);
     }
-    out->values = std::move(values_);
-    out->performed = coll_.performed();
+    current_ = -1;
   }
 
-  const std::string& current() const { return current_; }
+  // What it computed, finished or not: the modules after the one it stopped at stay undefined.
+  void Take(RankRun* out) {
+    out->values = std::move(values_);
+    out->values.resize(g_.modules().size());
+    out->performed = coll_.performed();
+    out->stopped_at = current_;
+  }
+
+  std::string current() const { return current_ < 0 ? "" : g_.at(current_).name; }
 
  private:
   const ReferenceModel& model_;
@@ -65,7 +73,7 @@ class Rank {
   std::vector<at::Tensor> values_;
   std::map<int, at::Tensor> collected_;  // collective index -> its result on this rank
   at::Tensor positions_;
-  std::string current_;
+  int current_ = -1;  // the module being computed
 
   at::Tensor Apply(int c, const at::Tensor& x) {
     if (auto it = collected_.find(c); it != collected_.end()) return it->second;
@@ -136,26 +144,31 @@ class Rank {
     if (m.kind == ModuleKind::kEmbedding) {
       out = Embedding(ids, c, entries.empty() ? nullptr : entries[0]);
     } else {
-      // A row-sharded linear computes a partial sum; its bias belongs in the sum once (DTensor
-      // adds bias / tp on each rank, transformers adds it after the reduction), so rank 0 adds it.
-      if (m.kind == ModuleKind::kLinear && c.params.size() > 1 && entries[0] &&
-          entries[0]->placement == Placement{Placement::kShard, 1} && rank_ != 0)
-        c.params[1] = at::Tensor();
+      // A row-sharded linear computes a partial sum, and the program says how its bias joins it:
+      // once (rank 0 adds it here), whole on every rank, or divided by tp on every rank.
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (!entries[i] || !c.params[i].defined()) continue;
+        if (entries[i]->bias == BiasJoin::kOnce && rank_ != 0) c.params[i] = at::Tensor();
+        if (entries[i]->bias == BiasJoin::kDivided) c.params[i] = c.params[i] / p_.tp;
+      }
       bool owns_none = m.kind == ModuleKind::kExperts && !c.params.empty() && !c.params[0].defined();
       out = owns_none ? at::zeros_like(c.inputs.at(0)) : EvalModule(c);  // expert parallelism
     }
-    // The collectives after it: its step's, minus those its input edges already ran.
+    // The collectives after it: its step's, minus those its input edges already ran; or the local
+    // slice of its replicated result (--sp's sequence shards of a replicated embedding).
     int step = s_.step_of[id];
     if (step < 0) return out;
+    const ModuleStep& st = p_.steps[static_cast<size_t>(step)];
+    if (st.output_sliced) return TensorChunk(out, DimOf(st.out), p_.tp, rank_).contiguous();
     std::set<int> inputs;
     for (const FlowEdge* e : edges) inputs.insert(e->collective);
-    for (int k : p_.steps[static_cast<size_t>(step)].collectives)
+    for (int k : st.collectives)
       if (!inputs.count(k)) out = Apply(k, out);
     return out;
   }
 
-  // An embedding on this rank: rows of a vocab shard answer only the ids inside it (zeros
-  // elsewhere: a partial sum); a hidden-dim shard looks every id up.
+  // An embedding on this rank: rows of a vocab shard answer only the ids from the program's offset
+  // for the rank (zeros elsewhere: a partial sum); a hidden-dim shard looks every id up.
   at::Tensor Embedding(const at::Tensor& ids, ModuleCall& c, const ProgramParam* entry) {
     if (!entry || entry->placement != Placement{Placement::kShard, 0}) {
       c.inputs.insert(c.inputs.begin(), ids);
@@ -163,6 +176,7 @@ class Rank {
     }
     const std::vector<Slice>& mine = entry->ranks.at(static_cast<size_t>(rank_));
     int64_t start = mine.empty() ? 0 : mine.front().start, rows = c.params.at(0).size(0);
+    if (!entry->vocab_offsets.empty()) start = entry->vocab_offsets.at(static_cast<size_t>(rank_));
     at::Tensor local = ids - start;
     at::Tensor inside = (local >= 0).logical_and(local < rows);
     if (rows == 0) {
@@ -208,28 +222,39 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
   };
   auto comms = InProcessCommunicator::Create(program.tp, std::chrono::milliseconds(20000));
   out->ranks.assign(static_cast<size_t>(program.tp), RankRun());
+  std::atomic<int> failures{0};  // the first rank to fail is the cause; the others fail waiting on it
   std::vector<std::thread> threads;
   for (int r = 0; r < program.tp; ++r)
     threads.emplace_back([&, r] {
-      Rank rank(model, program, s, order, *comms[static_cast<size_t>(r)]);
+      InProcessCommunicator& comm = *comms[static_cast<size_t>(r)];
+      Rank rank(model, program, s, order, comm);
       RankRun& run = out->ranks[static_cast<size_t>(r)];
+      std::string why;
       try {
-        rank.Run(once, dtype, ids, &run);
+        rank.Run(once, dtype, ids);
       } catch (const c10::Error& e) {
-        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what_without_backtrace();
+        why = e.what_without_backtrace();
       } catch (const std::exception& e) {
-        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what();
+        why = e.what();
       }
+      if (!why.empty()) {
+        run.failure = failures++;
+        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + why;
+        comm.Leave("at '" + rank.current() + "'");
+      }
+      rank.Take(&run);
     });
   for (std::thread& t : threads) t.join();
   out->layouts.assign(g.modules().size(), R);
   out->ran.assign(g.modules().size(), false);
   for (int id : order) {
     out->layouts[id] = program.steps[static_cast<size_t>(s.step_of[id])].out;
-    out->ran[id] = true;
+    bool all = true;
+    for (const RankRun& r : out->ranks) all &= r.values.at(static_cast<size_t>(id)).defined();
+    out->ran[id] = all;
   }
   for (const RankRun& r : out->ranks)
-    if (!r.error.empty()) return *err = r.error, false;
+    if (r.failure == 0) return *err = r.error, false;
   return true;
 }
 

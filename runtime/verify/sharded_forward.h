@@ -24,19 +24,22 @@ struct RankRun {
   std::vector<at::Tensor> values;  ///< per module id: its local output, in the layout of layouts[id]
   std::vector<PerformedCollective> performed;
   std::string error;  ///< why this rank stopped, "" when it finished
+  int stopped_at = -1;  ///< the module id it stopped at, -1 when it finished
+  int failure = -1;     ///< 0 for the first rank to fail (the cause), 1 for the next...; -1 when it finished
 };
 
 /// The sharded forward's result: every rank's values and the layout of each module's output.
 struct ShardedRun {
   std::vector<RankRun> ranks;
   std::vector<Layout> layouts;  ///< per module id, as the program's schedule hands it on
-  std::vector<bool> ran;        ///< per module id
+  std::vector<bool> ran;        ///< per module id: every rank computed it
 };
 
 /// Runs `model` under `program` on program.tp in-process ranks for `ids` [B, T]. Parameters are the
 /// program's slices of the stored tensors `stored` returns, as `dtype`. False with `err` when the
 /// program cannot be run (LoRA, a module without a schedule step) or a rank failed: its error is
-/// the message, naming the rank and the module.
+/// the message, naming the rank and the module. A rank that fails leaves the others at once; `out`
+/// still holds what every rank computed before (`ran`), and the failing rank (`failure` 0).
 bool RunShardedForward(const ReferenceModel& model, const Program& program, const StoredSource& stored,
                        at::ScalarType dtype, const at::Tensor& ids, ShardedRun* out, std::string* err);
 

@@ -18,6 +18,7 @@
 #include "runtime/verify/synthetic_checkpoint.h"
 #include "support/diagnostics.h"
 #include "support/source_manager.h"
+#include "support/strings.h"
 
 namespace tpc::verify {
 namespace {
@@ -32,7 +33,9 @@ double RelError(const at::Tensor& got, const at::Tensor& want) {
   return scale > 0 ? diff / scale : diff;
 }
 
+// NaN: nothing of it was compared (a rank stopped before it).
 std::string Sci(double x) {
+  if (std::isnan(x)) return "-";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2e", x);
   return buf;
@@ -47,14 +50,18 @@ at::Tensor TokenBatch(int64_t tokens, int64_t vocab) {
 
 struct Row {
   std::string what;  // "embedding", "layer 3", "logits"
-  double error = 0;
+  double error = NAN;  // NaN when no module of it ran on every rank
 };
+
+void Keep(double& slot, double e) { slot = std::isnan(slot) ? e : std::max(slot, e); }
 
 struct Outcome {
   std::vector<Row> rows;
   double max_error = 0;
   int first = -1;  // module id of the first divergence
   double first_error = 0;
+  std::string first_why;  // when its error is no number: a shape that differs, or where a rank stopped
+  std::string stopped;    // the error of the rank that stopped the sharded forward, "" when it ran through
   double logits_error = 0;
   int check_errors = 0;  // what tpc check reported for the plan
 };
@@ -62,15 +69,27 @@ struct Outcome {
 Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const ShardedRun& run, double tol) {
   const ModelGraph& g = model.graph;
   Outcome o;
-  std::vector<double> by_layer(static_cast<size_t>(g.num_layers), 0);
-  double before = 0, after = 0;
+  std::vector<double> by_layer(static_cast<size_t>(g.num_layers), NAN);
+  double before = NAN, after = NAN;
+  o.logits_error = NAN;
+  const RankRun* failed = nullptr;  // the rank whose failure stopped the others
+  for (const RankRun& r : run.ranks)
+    if (r.failure == 0) failed = &r, o.stopped = r.error;
   for (int id : ForwardOrder(g)) {
+    if (failed && id == failed->stopped_at && o.first < 0) {
+      o.first = id, o.first_error = INFINITY, o.first_why = failed->error;
+      o.max_error = INFINITY;
+    }
     if (!run.ran[id] || !ref.values[id].defined()) continue;
-    double e = RelError(GlobalView(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0), ref.values[id]);
+    at::Tensor got = GlobalView(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0);
+    double e = RelError(got, ref.values[id]);
+    if (o.first < 0 && !got.sizes().equals(ref.values[id].sizes()))
+      o.first_why = "its output has shape " + ShapeText(got.sizes().vec()) + " where the unsharded one has " +
+                    ShapeText(ref.values[id].sizes().vec());
     const tpc::Module& m = g.at(id);
-    if (m.layer >= 0) by_layer[static_cast<size_t>(m.layer)] = std::max(by_layer[static_cast<size_t>(m.layer)], e);
-    else if (by_layer.empty() || m.kind == ModuleKind::kEmbedding) before = std::max(before, e);
-    else after = std::max(after, e);
+    if (m.layer >= 0) Keep(by_layer[static_cast<size_t>(m.layer)], e);
+    else if (by_layer.empty() || m.kind == ModuleKind::kEmbedding) Keep(before, e);
+    else Keep(after, e);
     if (m.role == Role::kLmHead) o.logits_error = e;
     o.max_error = std::max(o.max_error, e);
     if (o.first < 0 && !(e <= tol)) o.first = id, o.first_error = e;
@@ -100,7 +119,9 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
       const tpc::Module& m = g.at(o.first);
       j["first_divergence"] = {{"module", m.name}, {"kind", KindName(m.kind)}, {"rel_error", o.first_error}};
       if (m.layer >= 0) j["first_divergence"]["layer"] = m.layer;
+      if (!o.first_why.empty()) j["first_divergence"]["why"] = o.first_why;
     }
+    if (!o.stopped.empty()) j["stopped"] = o.stopped;
     j["layers"] = nlohmann::ordered_json::array();
     for (const Row& r : o.rows) j["layers"].push_back({{"part", r.what}, {"max_rel_error", r.error}});
     out << j.dump(2) << '\n';
@@ -109,9 +130,13 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
   out << "part                     max rel error\n";
   for (const Row& r : o.rows) out << r.what << std::string(25 - std::min<size_t>(24, r.what.size()), ' ') << Sci(r.error) << '\n';
   out << "logits                   " << Sci(o.logits_error) << '\n';
-  if (o.first >= 0)
+  if (o.first >= 0 && o.first_why.empty())
     out << "first divergence: '" << g.at(o.first).name << "' (" << KindName(g.at(o.first).kind) << "), relative error "
         << Sci(o.first_error) << " > " << Sci(req.tolerance) << '\n';
+  if (o.first >= 0 && !o.first_why.empty())
+    out << "first divergence: '" << g.at(o.first).name << "' (" << KindName(g.at(o.first).kind) << "): " << o.first_why
+        << '\n';
+  if (!o.stopped.empty() && o.stopped != o.first_why) out << "then the sharded forward stopped: " << o.stopped << '\n';
   if (o.first < 0 && o.check_errors > 0)
     out << "the arithmetic agrees, but tpc check rejects the plan (" << o.check_errors
         << " errors above): the runtime may refuse or crash on it\n";
@@ -192,8 +217,9 @@ int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream
   at::Tensor ids = TokenBatch(req.tokens, vocab);
   ForwardOutput ref;
   if (!RunReferenceForward(model, ids, &ref, &why)) return fail("the reference forward stopped: " + why);
+  // A rank that stops (a shape the plan breaks) is where the sharded model diverges, not bad input.
   ShardedRun run;
-  if (!RunShardedForward(model, *program, stored.AsSource(), dtype, ids, &run, &why))
+  if (!RunShardedForward(model, *program, stored.AsSource(), dtype, ids, &run, &why) && run.ranks.empty())
     return fail("the sharded forward stopped: " + why);
   Outcome o = Compare(model, ref, run, req.tolerance);
   o.check_errors = check_errors;

@@ -4,8 +4,10 @@
     python3 tests/e2e/verify_cli.py --tpc build/bin/tpc --source .
 
 Checks: a good plan verifies at tp 2 (exit 0, the text report's rows, JSON fields); fp64 and
---tokens; two broken plans (naive colwise on phi3's fused qkv, mixtral's experts without their
-reduction) exit 1 naming the first module that diverges; real configs verify with --shrink and
+--tokens; five broken plans exit 1 naming the first module that diverges (naive colwise on phi3's
+fused qkv, mixtral's experts without their reduction, an SP norm feeding colwise without its
+all-gather, a rowwise bias added on every rank, transformers 5.7's embedding offset with vocab 30 over
+4 ranks), and tpc check's error for each; real configs verify with --shrink and
 random weights, the same seed giving the same result; a model directory without a checkpoint and
 a bad flag give exit 2 with a message naming the problem; `tpc help` lists verify. Exit 1 on any
 failure.
@@ -19,6 +21,54 @@ import sys
 import tempfile
 
 FAILURES = []
+
+SP_NORM_WITHOUT_ALL_GATHER = """dialect: torch
+plan:
+  model.embed_tokens: {style: vocab_parallel_embedding, input_layouts: [replicate], output_layouts: [shard(1)], use_local_output: false}
+  model.norm: sequence_parallel
+  model.layers.*.input_layernorm: sequence_parallel
+  model.layers.*.self_attn.q_proj: colwise
+  model.layers.*.self_attn.k_proj: colwise
+  model.layers.*.self_attn.v_proj: colwise
+  model.layers.*.self_attn.o_proj: {style: rowwise, output_layouts: [shard(1)], use_local_output: false}
+  model.layers.*.post_attention_layernorm: sequence_parallel
+  model.layers.*.mlp.gate_proj: colwise
+  model.layers.*.mlp.up_proj: colwise
+  model.layers.*.mlp.down_proj: {style: rowwise, output_layouts: [shard(1)], use_local_output: false}
+  lm_head: {style: colwise, input_layouts: [shard(1)], output_layouts: [replicate]}
+"""
+
+BIAS_EVERY_RANK = """dialect: hf-v4
+base_model_tp_plan:
+  layers.*.self_attn.q_proj: colwise
+  layers.*.self_attn.k_proj: colwise
+  layers.*.self_attn.v_proj: colwise
+  layers.*.self_attn.o_proj: rowwise
+  layers.*.mlp.c_fc: local_colwise
+  layers.*.mlp.c_proj: local_rowwise
+  layers.*.mlp: gather
+"""
+
+EMBEDDING_ROWWISE = """dialect: hf-v5
+base_model_tp_plan:
+  embed_tokens: embedding_rowwise
+  layers.*.self_attn.q_proj: colwise
+  layers.*.self_attn.k_proj: colwise
+  layers.*.self_attn.v_proj: colwise
+  layers.*.self_attn.o_proj: rowwise
+  layers.*.mlp.gate_proj: colwise
+  layers.*.mlp.up_proj: colwise
+  layers.*.mlp.down_proj: rowwise
+causal_lm_tp_plan:
+  lm_head: colwise_gather_output
+"""
+
+
+def write(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
 
 
 def expect(cond, what):
@@ -91,6 +141,45 @@ def main():
                    and j["first_divergence"]["module"] == "model.layers.0.mlp_residual"
                    and j["first_divergence"]["layer"] == 0 and j["first_divergence"]["rel_error"] > 1e-3,
                    f"unreduced mixtral: {j}")
+
+        # NeMo's default SP plan: plain SequenceParallel norms hand a Shard(1) DTensor to colwise q/k/v,
+        # whose declared input equals the desired one, so nothing all-gathers it (Automodel #652). The
+        # projection sees half the sequence; then the rank stops at the rotary embedding.
+        sp = write(tmp, "sp_no_gather.yaml", SP_NORM_WITHOUT_ALL_GATHER)
+        r = tpc("--model", os.path.join(data, "llama"), "--plan", sp, "--tp", "2", "--format", "json")
+        expect(r.returncode == 1 and "[layout-mismatch]" in r.stderr and "(Automodel #652)" in r.stderr,
+               f"sp norm without all-gather: exit {r.returncode}, {r.stderr[-600:]}")
+        if r.returncode == 1:
+            j = json.loads(r.stdout)
+            first = j["first_divergence"]
+            expect(j["ok"] is False and first["module"] == "model.layers.0.self_attn.q_proj"
+                   and first["why"] == "its output has shape [2, 8, 32] where the unsharded one has [2, 16, 32]"
+                   and j["stopped"].startswith("rank ") and "'model.layers.0.self_attn.attention'" in j["stopped"]
+                   and j["logits_rel_error"] is None and j["layers"][2]["max_rel_error"] is None,
+                   f"sp norm without all-gather: {j}")
+
+        # transformers 4's local_rowwise inside a gather block adds c_proj's bias on each rank, and the
+        # gather's all-reduce sums it twice; giving the bias its own `local` entry divides it by tp.
+        bias = write(tmp, "bias_every_rank.yaml", BIAS_EVERY_RANK)
+        r = tpc("--model", os.path.join(data, "starcoder2"), "--plan", bias, "--tp", "2")
+        expect(r.returncode == 1 and "[bias-added-per-rank]" in r.stderr
+               and "first divergence: 'model.layers.0.mlp.c_proj' (linear layer)" in r.stdout,
+               f"bias on every rank: exit {r.returncode}, {r.stdout}{r.stderr[-400:]}")
+        divided = write(tmp, "bias_divided.yaml", BIAS_EVERY_RANK + "  layers.*.mlp.c_proj.bias: local\n")
+        r = tpc("--model", os.path.join(data, "starcoder2"), "--plan", divided, "--tp", "2")
+        expect(r.returncode == 0 and "error" not in r.stderr, f"bias divided by tp: exit {r.returncode}, {r.stdout}{r.stderr}")
+
+        # embedding_rowwise with vocab 30 over 4 ranks (8, 8, 8, 6): transformers 5.7 offsets rank 3 by
+        # 3 x 6 = 18 instead of 24, so tokens 24-29 get zeros; 5.24 offsets it right.
+        embed = write(tmp, "embed_rowwise.yaml", EMBEDDING_ROWWISE)
+        odd = os.path.join(data, "llama_odd_vocab")
+        r = tpc("--model", odd, "--plan", embed, "--tp", "4", "--kv-replication", "--transformers", "5.7")
+        expect(r.returncode == 1 and "[embedding-vocab-offset]" in r.stderr
+               and "first divergence: 'model.embed_tokens' (embedding)" in r.stdout,
+               f"embedding offset under 5.7: exit {r.returncode}, {r.stdout}{r.stderr[-400:]}")
+        r = tpc("--model", odd, "--plan", embed, "--tp", "4", "--kv-replication", "--transformers", "5.24")
+        expect(r.returncode == 0 and r.stdout.splitlines()[-1].startswith("ok:"),
+               f"embedding offset under 5.24: exit {r.returncode}, {r.stdout}{r.stderr[-400:]}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
