@@ -109,6 +109,10 @@ struct Collective {
   int64_t bytes_per_token = 0;     ///< elements × activation dtype size
   double send_bytes_per_token = 0; ///< what one rank sends per token with a ring algorithm
   int steps = 0;                   ///< ring steps, each paying the per-hop latency
+  /// A Shard(-1) side that does not split evenly over tp: the elements per token once every rank's
+  /// torch.chunk piece is padded to the largest (ceil(n / tp) x tp), as DTensor's uneven all-gather
+  /// and reduce-scatter pad them; 0 when the split is even.
+  int64_t padded_elements_per_token = 0;
 };
 
 /// A module attribute the runtime rewrites on each rank (NeMo's head-count update).

@@ -91,6 +91,7 @@ ordered_json CollectiveJson(const Collective& c) {
   j["from"] = LayoutName(c.from);
   j["to"] = LayoutName(c.to);
   j["elements_per_token"] = c.elements_per_token;
+  if (c.padded_elements_per_token > 0) j["padded_elements_per_token"] = c.padded_elements_per_token;
   j["bytes_per_token"] = c.bytes_per_token;
   j["send_bytes_per_token"] = c.send_bytes_per_token;
   j["ring_steps"] = c.steps;

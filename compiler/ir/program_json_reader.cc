@@ -69,15 +69,21 @@ bool Reader::Inputs(const json& j, const std::string& at, Program* p) {
 bool Reader::Collective(const json& j, const std::string& at, tpc::Collective* c) {
   static const std::vector<std::string> kKinds = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all"};
   static const std::vector<std::string> kLayouts = {"replicate", "shard(-1)", "shard(1)", "partial"};
-  return Object(j, at, {"kind", "after", "before", "layer", "from", "to", "elements_per_token", "bytes_per_token",
-                        "send_bytes_per_token", "ring_steps"}) &&
+  if (!Object(j, at, {"kind", "after", "before", "layer", "from", "to", "elements_per_token", "bytes_per_token",
+                      "send_bytes_per_token", "ring_steps"},
+              {"padded_elements_per_token"}))
+    return false;
+  return
          OneOf(j["kind"], at + "/kind", kKinds, &c->kind) && String(j["after"], at + "/after", &c->after, true) &&
          String(j["before"], at + "/before", &c->before, true) && Layer(j["layer"], at + "/layer", &c->layer) &&
          OneOf(j["from"], at + "/from", kLayouts, &c->from) && OneOf(j["to"], at + "/to", kLayouts, &c->to) &&
          Int(j["elements_per_token"], at + "/elements_per_token", 0, kInt64Max, &c->elements_per_token) &&
          Int(j["bytes_per_token"], at + "/bytes_per_token", 0, kInt64Max, &c->bytes_per_token) &&
          Number(j["send_bytes_per_token"], at + "/send_bytes_per_token", 0, false, &c->send_bytes_per_token) &&
-         Int(j["ring_steps"], at + "/ring_steps", 0, limits::kMaxTp, &c->steps);
+         Int(j["ring_steps"], at + "/ring_steps", 0, limits::kMaxTp, &c->steps) &&
+         (!j.contains("padded_elements_per_token") ||
+          Int(j["padded_elements_per_token"], at + "/padded_elements_per_token", c->elements_per_token + 1, kInt64Max,
+              &c->padded_elements_per_token));
 }
 
 bool Reader::Summary(const json& j, const std::string& at, Program* p) {

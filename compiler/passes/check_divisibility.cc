@@ -7,10 +7,13 @@
 // - hf dialects, a release that pads (5.24: DTensor placements): a plain uneven split of a linear's
 //   rows or columns runs with torch.chunk's sizes, so it is the warning uneven-shard; a release
 //   that does not (5.7: equal-chunk gathers and splits) keeps it dim-not-divisible, saying why.
+//   compile marks each collective over such a split with the padded size its pieces travel in
+//   (insert-redistributions: padded_elements_per_token = ceil(n / tp) x tp).
 // - torch dialect: distribute_tensor shards with torch.chunk and DTensor pads uneven all-gathers,
 //   but the torch styles rebuild activations with DTensor.from_local(..., run_check=False) and no
 //   shape, which assumes even shards (global = local x tp): an uneven activation gets a wrong
-//   global shape. So under torch an uneven split stays dim-not-divisible.
+//   global shape. So under torch an uneven split stays dim-not-divisible, and a torch program has
+//   no padded collective (vocab rows excepted: a vocab-parallel embedding's partial sums are whole).
 // - under every release and dialect: a split inside a head (heads-not-divisible: the view to
 //   [.., heads_local, head_dim] fails), a packed half that does not split (each half of a fused
 //   [gate | up] must split alike), an expert count EP cannot place; a producer and consumer

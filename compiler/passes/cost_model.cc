@@ -46,7 +46,9 @@ void EstimateCosts(Program& p) {
   double latency_us = 0;
   for (Collective& c : p.collectives) {
     c.bytes_per_token = SatMul(c.elements_per_token, bytes);
-    double b = static_cast<double>(c.bytes_per_token);
+    // What goes over the wire: the padded pieces of an uneven split.
+    double b = static_cast<double>(c.padded_elements_per_token > 0 ? SatMul(c.padded_elements_per_token, bytes)
+                                                                   : c.bytes_per_token);
     switch (c.kind) {
       case CollectiveKind::kAllReduce:
         c.send_bytes_per_token = 2 * f * b;

@@ -75,6 +75,10 @@ class Redistributor {
       return -1;
     }
     Collective c{*kind, after, before, layer, from, to, width, 0, 0, 0};
+    // An uneven last-dim split (a release that runs uneven shards): every piece is padded to the
+    // largest for the collective and trimmed after it.
+    int64_t tp = l_.a.opts.tp;
+    if ((from == S || to == S) && tp > 1 && width % tp != 0) c.padded_elements_per_token = (width + tp - 1) / tp * tp;
     p_.collectives.push_back(c);
     return static_cast<int>(p_.collectives.size()) - 1;
   }

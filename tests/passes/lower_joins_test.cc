@@ -87,6 +87,23 @@ TEST_SUITE("lowering") {
     CHECK(Param(*replicated.program, "model.embed_tokens.weight").vocab_offsets.empty());
   }
 
+  TEST_CASE("an uneven last-dim split pads its collective: vocab 1000 over 3 ranks gathers 3 x 334") {
+    Compiled uneven = CompileTexts(test::kTinyLlama, "lm_head: colwise_gather_output\n", Options(3, Dialect::kHfV5));
+    CHECK(Has(uneven.codes, "vocab-uneven"));
+    REQUIRE(uneven.program);
+    REQUIRE(uneven.program->collectives.size() == 1);
+    const Collective& gather = uneven.program->collectives[0];
+    CHECK(gather.kind == CollectiveKind::kAllGather);
+    CHECK(gather.elements_per_token == 1000);
+    CHECK(gather.padded_elements_per_token == 1002);
+    CHECK(gather.bytes_per_token == 2000);                                   // bfloat16
+    CHECK(gather.send_bytes_per_token == doctest::Approx(2.0 / 3 * 2004));  // the padded pieces go over the wire
+
+    Compiled even = CompileTexts(test::kTinyLlama, "lm_head: colwise_gather_output\n", Options(2, Dialect::kHfV5));
+    REQUIRE(even.program);
+    CHECK(even.program->collectives.at(0).padded_elements_per_token == 0);
+  }
+
   TEST_CASE("a Shard(1) DTensor into colwise: nothing gathers it (Automodel #652), and the program says so") {
     CompileOptions o = Options(2, Dialect::kTorch, true);
     const char* plan = R"(
