@@ -187,17 +187,54 @@ Schedule MakeSchedule(const ModelGraph& g, const Program& p) {
   return s;
 }
 
+// What running `program` needs: no LoRA, an acyclic dataflow, a step for every module.
+bool Runnable(const ModelGraph& g, const Program& program, std::vector<int>* order, Schedule* s, std::string* err) {
+  if (program.lora) return *err = "a program with LoRA adapters is not verified (compile it without --lora)", false;
+  *order = ForwardOrder(g);
+  if (order->empty()) return *err = "the model's dataflow has a cycle", false;
+  *s = MakeSchedule(g, program);
+  for (int id : *order)
+    if (s->step_of[id] < 0) return *err = "the program has no step for '" + g.at(id).name + "'", false;
+  return true;
+}
+
 }  // namespace
+
+bool RunShardedRank(const ReferenceModel& model, const Program& program, const StoredSource& stored,
+                    at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out, std::string* err) {
+  std::vector<int> order;
+  Schedule s;
+  if (!Runnable(model.graph, program, &order, &s, err)) return out->error = *err, false;
+  Rank rank(model, program, s, order, comm);
+  int r = comm.rank();
+  try {
+    rank.Run(stored, dtype, ids, out);
+  } catch (const c10::Error& e) {
+    out->error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    out->error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what();
+  }
+  if (!out->error.empty()) return *err = out->error, false;
+  return true;
+}
+
+void ShardedLayouts(const ReferenceModel& model, const Program& program, ShardedRun* out) {
+  const ModelGraph& g = model.graph;
+  Schedule s = MakeSchedule(g, program);
+  out->layouts.assign(g.modules().size(), R);
+  out->ran.assign(g.modules().size(), false);
+  for (int id : ForwardOrder(g)) {
+    if (s.step_of[id] < 0) continue;
+    out->layouts[id] = program.steps[static_cast<size_t>(s.step_of[id])].out;
+    out->ran[id] = true;
+  }
+}
 
 bool RunShardedForward(const ReferenceModel& model, const Program& program, const StoredSource& stored,
                        at::ScalarType dtype, const at::Tensor& ids, ShardedRun* out, std::string* err) {
-  if (program.lora) return *err = "a program with LoRA adapters is not verified (compile it without --lora)", false;
-  const ModelGraph& g = model.graph;
-  std::vector<int> order = ForwardOrder(g);
-  if (order.empty()) return *err = "the model's dataflow has a cycle", false;
-  Schedule s = MakeSchedule(g, program);
-  for (int id : order)
-    if (s.step_of[id] < 0) return *err = "the program has no step for '" + g.at(id).name + "'", false;
+  std::vector<int> order;
+  Schedule s;
+  if (!Runnable(model.graph, program, &order, &s, err)) return false;
   // Each stored tensor is read once and shared: every rank slices the same whole tensor.
   std::mutex read_mu;
   std::map<std::string, at::Tensor> read;
@@ -211,23 +248,12 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
   std::vector<std::thread> threads;
   for (int r = 0; r < program.tp; ++r)
     threads.emplace_back([&, r] {
-      Rank rank(model, program, s, order, *comms[static_cast<size_t>(r)]);
-      RankRun& run = out->ranks[static_cast<size_t>(r)];
-      try {
-        rank.Run(once, dtype, ids, &run);
-      } catch (const c10::Error& e) {
-        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what_without_backtrace();
-      } catch (const std::exception& e) {
-        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + e.what();
-      }
+      std::string why;  // also in the rank's error
+      size_t i = static_cast<size_t>(r);
+      RunShardedRank(model, program, once, dtype, ids, *comms[i], &out->ranks[i], &why);
     });
   for (std::thread& t : threads) t.join();
-  out->layouts.assign(g.modules().size(), R);
-  out->ran.assign(g.modules().size(), false);
-  for (int id : order) {
-    out->layouts[id] = program.steps[static_cast<size_t>(s.step_of[id])].out;
-    out->ran[id] = true;
-  }
+  ShardedLayouts(model, program, out);
   for (const RankRun& r : out->ranks)
     if (!r.error.empty()) return *err = r.error, false;
   return true;
