@@ -7,7 +7,7 @@ Checks, on the transformers fixtures of tests/data/verify/ at tp 2: a good plan 
 --processes (exit 0, "ranks": "processes") with the in-process run's max relative error within
 1e-6; a broken plan (naive colwise on phi3's fused qkv) exits 1 naming the same first divergent
 module as the in-process run; a rank killed while the others wait on it ends the run with exit 2
-naming it, within seconds, and leaves no rank behind; under torchrun's variables each process is
+naming it, within seconds, and leaves no rank behind, nor does killing tpc verify itself; under torchrun's variables each process is
 one rank and rank 0 reports (a WORLD_SIZE other than tp is exit 2). Exit 1 on any failure.
 """
 import argparse
@@ -107,21 +107,27 @@ def main():
                "at tp 2 (" in runs[1].stdout.splitlines()[-1] and ", 2 processes) differs" in runs[1].stdout,
                f"naive phi3 with processes: last line {runs[1].stdout.splitlines()[-1:]}")
 
-    # Rank 1 killed while rank 0 waits on it: every rank pauses 5 s after the rendezvous (a test-only
-    # variable) and says so in its log, in the scratch directory under our TMPDIR; the kill comes
-    # then. Exit 2 naming rank 1, long before --timeout, and rank 0 gone too.
-    with tempfile.TemporaryDirectory(prefix="tpc-verify-processes-") as tmp:
-        start = time.monotonic()
+    def start_paused(tmp):
+        """tpc verify --processes whose ranks pause 5 s after the rendezvous (a test-only variable) and
+        say so in their logs, in the scratch directory under our TMPDIR; (parent, {rank: pid}) once
+        both have."""
         parent = subprocess.Popen([args.tpc, "verify", *llama, "--processes", "--timeout", "60"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=dict(os.environ, TMPDIR=tmp, TPC_VERIFY_TEST_PAUSE_AFTER_CONNECT_MS="5000"))
-        ranks, paused = {}, False
-        while time.monotonic() - start < 30 and not paused and parent.poll() is None:
+        start, ranks, paused = time.monotonic(), {}, 0
+        while time.monotonic() - start < 30 and paused < 2 and parent.poll() is None:
             ranks = {int(e.get("RANK", -1)): pid for pid, e in children(parent.pid).items()} or ranks
-            logs = glob.glob(os.path.join(tmp, "tpc-verify-*", "rank1.log"))
-            paused = bool(logs) and "rank 1 connected; pausing" in open(logs[0]).read()
+            logs = glob.glob(os.path.join(tmp, "tpc-verify-*", "rank*.log"))
+            paused = sum("connected; pausing" in open(log).read() for log in logs)
             time.sleep(0.05)
-        expect(sorted(ranks) == [0, 1] and paused, f"rank processes of tpc verify --processes: {ranks}, {paused}")
+        expect(sorted(ranks) == [0, 1] and paused == 2, f"rank processes of tpc verify --processes: {ranks}, {paused}")
+        return parent, ranks
+
+    # Rank 1 killed while rank 0 waits on it: exit 2 naming rank 1, long before --timeout, rank 0 gone
+    # too, and the scratch directory.
+    with tempfile.TemporaryDirectory(prefix="tpc-verify-processes-") as tmp:
+        start = time.monotonic()
+        parent, ranks = start_paused(tmp)
         if 1 in ranks:
             os.kill(ranks[1], signal.SIGKILL)
         try:
@@ -137,6 +143,17 @@ def main():
         expect(not any(alive(pid) for pid in ranks.values()), f"rank processes left running: {ranks}")
         expect(os.listdir(tmp) == [], f"scratch left behind: {os.listdir(tmp)}")
         print(f"rank 1 killed: exit {parent.returncode} after {took:.1f} s: {(err.strip().splitlines() or [''])[-1]}")
+
+    # tpc verify itself killed: its ranks end with it rather than wait out --timeout on each other.
+    with tempfile.TemporaryDirectory(prefix="tpc-verify-processes-") as tmp:
+        parent, ranks = start_paused(tmp)
+        parent.kill()
+        parent.communicate()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(alive(pid) for pid in ranks.values()):
+            time.sleep(0.05)
+        expect(ranks and not any(alive(pid) for pid in ranks.values()),
+               f"tpc verify killed: its ranks {ranks} still run")
 
     # Under torchrun's variables: this process is one rank, rank 0 reports.
     port = free_port()
