@@ -197,8 +197,8 @@ std::string RankProcesses::Failure(int r, int status) const {
 }
 
 bool RankProcesses::Wait(std::vector<std::vector<at::Tensor>>* values, std::string* err) {
-  // Polled rather than waitpid(-1): one rank's death is seen within a tick, whichever rank it is,
-  // while the others may be blocked on it in a collective until Gloo's own timeout.
+  // Polled, not a blocking wait on one rank: a death is seen within a tick whichever rank it is
+  // (the others may be blocked on it in a collective until Gloo's own timeout), and so is the deadline.
   for (;;) {
     bool running = false;
     for (size_t r = 0; r < pids_.size(); ++r) {
