@@ -201,17 +201,59 @@ Schedule MakeSchedule(const ModelGraph& g, const Program& p) {
   return s;
 }
 
+// What running `program` needs: no LoRA, an acyclic dataflow, a step for every module.
+bool Runnable(const ModelGraph& g, const Program& program, std::vector<int>* order, Schedule* s, std::string* err) {
+  if (program.lora) return *err = "a program with LoRA adapters is not verified (compile it without --lora)", false;
+  *order = ForwardOrder(g);
+  if (order->empty()) return *err = "the model's dataflow has a cycle", false;
+  *s = MakeSchedule(g, program);
+  for (int id : *order)
+    if (s->step_of[id] < 0) return *err = "the program has no step for '" + g.at(id).name + "'", false;
+  return true;
+}
+
 }  // namespace
+
+bool RunShardedRank(const ReferenceModel& model, const Program& program, const StoredSource& stored,
+                    at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out, std::string* err) {
+  std::vector<int> order;
+  Schedule s;
+  if (!Runnable(model.graph, program, &order, &s, err)) return out->error = *err, false;
+  Rank rank(model, program, s, order, comm);
+  std::string why;
+  try {
+    rank.Run(stored, dtype, ids);
+  } catch (const c10::Error& e) {
+    why = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  rank.Take(out);  // what it computed, finished or not
+  if (why.empty()) return true;
+  out->error = "rank " + std::to_string(comm.rank()) + ", '" + rank.current() + "': " + why;
+  return *err = out->error, false;
+}
+
+void ShardedLayouts(const ReferenceModel& model, const Program& program, ShardedRun* out) {
+  const ModelGraph& g = model.graph;
+  Schedule s = MakeSchedule(g, program);
+  out->layouts.assign(g.modules().size(), R);
+  out->ran.assign(g.modules().size(), false);
+  for (int id : ForwardOrder(g)) {
+    if (s.step_of[id] < 0) continue;
+    out->layouts[id] = program.steps[static_cast<size_t>(s.step_of[id])].out;
+    bool all = true;  // every rank computed it
+    for (const RankRun& r : out->ranks)
+      all &= static_cast<size_t>(id) < r.values.size() && r.values[static_cast<size_t>(id)].defined();
+    out->ran[id] = all;
+  }
+}
 
 bool RunShardedForward(const ReferenceModel& model, const Program& program, const StoredSource& stored,
                        at::ScalarType dtype, const at::Tensor& ids, ShardedRun* out, std::string* err) {
-  if (program.lora) return *err = "a program with LoRA adapters is not verified (compile it without --lora)", false;
-  const ModelGraph& g = model.graph;
-  std::vector<int> order = ForwardOrder(g);
-  if (order.empty()) return *err = "the model's dataflow has a cycle", false;
-  Schedule s = MakeSchedule(g, program);
-  for (int id : order)
-    if (s.step_of[id] < 0) return *err = "the program has no step for '" + g.at(id).name + "'", false;
+  std::vector<int> order;
+  Schedule s;
+  if (!Runnable(model.graph, program, &order, &s, err)) return false;
   // Each stored tensor is read once and shared: every rank slices the same whole tensor.
   std::mutex read_mu;
   std::map<std::string, at::Tensor> read;
@@ -226,33 +268,15 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
   std::vector<std::thread> threads;
   for (int r = 0; r < program.tp; ++r)
     threads.emplace_back([&, r] {
-      InProcessCommunicator& comm = *comms[static_cast<size_t>(r)];
-      Rank rank(model, program, s, order, comm);
-      RankRun& run = out->ranks[static_cast<size_t>(r)];
-      std::string why;
-      try {
-        rank.Run(once, dtype, ids);
-      } catch (const c10::Error& e) {
-        why = e.what_without_backtrace();
-      } catch (const std::exception& e) {
-        why = e.what();
+      std::string why;  // also in the rank's error
+      size_t i = static_cast<size_t>(r);
+      if (!RunShardedRank(model, program, once, dtype, ids, *comms[i], &out->ranks[i], &why)) {
+        out->ranks[i].failure = failures++;
+        comms[i]->Leave(out->ranks[i].stopped_at < 0 ? "" : "at '" + model.graph.at(out->ranks[i].stopped_at).name + "'");
       }
-      if (!why.empty()) {
-        run.failure = failures++;
-        run.error = "rank " + std::to_string(r) + ", '" + rank.current() + "': " + why;
-        comm.Leave("at '" + rank.current() + "'");
-      }
-      rank.Take(&run);
     });
   for (std::thread& t : threads) t.join();
-  out->layouts.assign(g.modules().size(), R);
-  out->ran.assign(g.modules().size(), false);
-  for (int id : order) {
-    out->layouts[id] = program.steps[static_cast<size_t>(s.step_of[id])].out;
-    bool all = true;
-    for (const RankRun& r : out->ranks) all &= r.values.at(static_cast<size_t>(id)).defined();
-    out->ran[id] = all;
-  }
+  ShardedLayouts(model, program, out);
   for (const RankRun& r : out->ranks)
     if (r.failure == 0) return *err = r.error, false;
   return true;

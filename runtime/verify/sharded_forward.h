@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ir/program.h"
+#include "runtime/communicator.h"
 #include "runtime/verify/local_weights.h"
 #include "runtime/verify/reference_forward.h"
 #include "runtime/verify/tensor_collectives.h"
@@ -42,6 +43,17 @@ struct ShardedRun {
 /// still holds what every rank computed before (`ran`), and the failing rank (`failure` 0).
 bool RunShardedForward(const ReferenceModel& model, const Program& program, const StoredSource& stored,
                        at::ScalarType dtype, const at::Tensor& ids, ShardedRun* out, std::string* err);
+
+/// Runs rank comm.rank() of `model` under `program`, exchanging activations over `comm` (of
+/// program.tp ranks: the in-process threads of RunShardedForward, or --processes' Gloo ranks). False
+/// with `err` (also in out->error) when the program cannot be run or this rank failed, naming the
+/// rank and the module.
+bool RunShardedRank(const ReferenceModel& model, const Program& program, const StoredSource& stored,
+                    at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out, std::string* err);
+
+/// The layout of each module's output and whether it ran, as the program's schedule says: what
+/// GlobalView needs besides the ranks' values.
+void ShardedLayouts(const ReferenceModel& model, const Program& program, ShardedRun* out);
 
 /// Module `m`'s output as one tensor, assembled from every rank's local one by its layout:
 /// replicated: rank 0's; last-dim or sequence shards: concatenated in rank order; partial: summed.

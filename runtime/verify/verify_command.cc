@@ -6,14 +6,24 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <optional>
+#include <thread>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "backend/render_diagnostics.h"
 #include "driver/load_inputs.h"
 #include "passes/lowering.h"
+#include "runtime/gloo_communicator.h"
+#include "runtime/load_command.h"
 #include "runtime/verify/checkpoint_tensors.h"
+#include "runtime/verify/rank_processes.h"
 #include "runtime/verify/sharded_forward.h"
 #include "runtime/verify/synthetic_checkpoint.h"
 #include "support/diagnostics.h"
@@ -107,6 +117,7 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
     nlohmann::ordered_json j;
     j["ok"] = ok;
     j["tp"] = p.tp;
+    j["ranks"] = req.processes ? "processes" : "threads";
     j["dtype"] = req.dtype;
     j["tolerance"] = req.tolerance;
     j["max_rel_error"] = o.max_error;
@@ -141,12 +152,11 @@ void Render(const VerifyRequest& req, const ReferenceModel& model, const Program
     out << "the arithmetic agrees, but tpc check rejects the plan (" << o.check_errors
         << " errors above): the runtime may refuse or crash on it\n";
   out << (o.first < 0 ? "ok" : "diverges") << ": the sharded forward at tp " << p.tp << " (" << p.collectives.size()
-      << " collectives, " << req.dtype << ") " << (o.first < 0 ? "equals" : "differs from")
+      << " collectives, " << req.dtype << (req.processes ? ", " + std::to_string(p.tp) + " processes" : "") << ") "
+      << (o.first < 0 ? "equals" : "differs from")
       << " the unsharded one; max relative error " << Sci(o.max_error) << (o.first < 0 ? " <= " : " > ")
       << Sci(req.tolerance) << '\n';
 }
-
-}  // namespace
 
 // A directory under TMPDIR, removed with everything in it when it goes.
 struct ScratchDir {
@@ -162,24 +172,27 @@ struct ScratchDir {
   }
 };
 
-int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream& err) {
-  VerifyRequest req = given;
-  ScratchDir scratch;
-  if (req.random_weights || req.shrink) {
-    std::string summary, why;
-    if (scratch.path.empty()) return err << "tpc verify: error: cannot make a temporary directory\n", kExitUsage;
-    if (!WriteSyntheticCheckpoint(req.model_path, req.arch_dir, req.shrink, req.tp, req.seed, scratch.path, &summary,
-                                  &why))
-      return err << "tpc verify: error: " << why << '\n', kExitUsage;
-    err << "tpc verify: note: " << summary << '\n';
-    req.model_path = scratch.path;
-  }
+// What both forwards run on, made the same way by `tpc verify` and by each of its rank processes.
+struct Prepared {
+  std::optional<Program> program;
+  int check_errors = 0;  // what tpc check reported for the plan
+  at::ScalarType dtype = at::kFloat;
+  ReferenceModel model;
+  StoredTensors stored;  // reads through model.graph: never moved
+  at::Tensor ids;
+};
+
+int Fail(std::ostream& err, const std::string& message) {
+  err << "tpc verify: error: " << message << '\n';
+  return kExitUsage;
+}
+
+// Compiles the plan and loads the model, its stored tensors and the token batch: kExitOk, or the
+// exit code once `err` says why.
+int Prepare(const VerifyRequest& req, Prepared* p, std::ostream& err) {
   SourceManager sources;
   Diagnostics diags(sources);
-  auto fail = [&](const std::string& message) {
-    err << "tpc verify: error: " << message << '\n';
-    return kExitUsage;
-  };
+  auto fail = [&](const std::string& message) { return Fail(err, message); };
   PlanRequest plan = req.plan;
   plan.tp = req.tp;
   plan.sequence_parallel = req.sequence_parallel;
@@ -198,34 +211,158 @@ int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream
   std::string context = RunContext(in->model, req.tp, opts.check.dialect, opts.check.transformers);
   // A plan the checks reject is still run, to show where its arithmetic goes wrong; it never passes.
   opts.keep_going = true;
-  std::optional<Program> program = Compile(in->model, in->plan, opts, diags);
-  int check_errors = diags.errors();
+  std::optional<Program>& program = p->program;
+  program = Compile(in->model, in->plan, opts, diags);
+  int check_errors = p->check_errors = diags.errors();
   if (diags.warnings() > 0 || check_errors > 0 || !program) err << RenderText(diags, req.color) << Summary(diags, context);
   if (!program) return fail("the plan does not compile, so there is no program to verify");
   if (check_errors > 0)
     err << "tpc verify: note: running the rejected plan anyway, to find where it diverges\n";
-  at::ScalarType dtype = req.dtype == "fp64" ? at::kDouble : at::kFloat;
-  ReferenceModel model;
+  at::ScalarType dtype = p->dtype = req.dtype == "fp64" ? at::kDouble : at::kFloat;
+  ReferenceModel& model = p->model;
   std::string why;
   if (!LoadReferenceModel(req.model_path, dtype, &model, &why)) return fail(why);
-  StoredTensors stored;
-  if (!stored.Open(model.graph.checkpoint->checkpoint, &why)) return fail(why);
+  if (!p->stored.Open(model.graph.checkpoint->checkpoint, &why)) return fail(why);
   int64_t vocab = 0;
   for (const tpc::Module& m : model.graph.modules())
     if (m.kind == ModuleKind::kEmbedding && !m.params.empty()) vocab = m.params[0].shape.at(0);
   if (vocab <= 0) return fail("the model has no embedding to feed tokens to");
-  at::Tensor ids = TokenBatch(req.tokens, vocab);
-  ForwardOutput ref;
-  if (!RunReferenceForward(model, ids, &ref, &why)) return fail("the reference forward stopped: " + why);
-  // A rank that stops (a shape the plan breaks) is where the sharded model diverges, not bad input.
-  ShardedRun run;
-  if (!RunShardedForward(model, *program, stored.AsSource(), dtype, ids, &run, &why) && run.ranks.empty())
-    return fail("the sharded forward stopped: " + why);
-  Outcome o = Compare(model, ref, run, req.tolerance);
-  o.check_errors = check_errors;
-  bool ok = o.first < 0 && check_errors == 0;
-  Render(req, model, *program, o, ok, out);
+  p->ids = TokenBatch(req.tokens, vocab);
+  return kExitOk;
+}
+
+// Compares the sharded run with the reference forward and reports: the exit code.
+int Finish(const VerifyRequest& req, const Prepared& p, const ShardedRun& run, const ForwardOutput& ref,
+           std::ostream& out) {
+  Outcome o = Compare(p.model, ref, run, req.tolerance);
+  o.check_errors = p.check_errors;
+  bool ok = o.first < 0 && p.check_errors == 0;
+  Render(req, p.model, *p.program, o, ok, out);
   return ok ? kExitOk : kExitErrors;
+}
+
+// One rank of a Gloo group: connects, runs its part of the sharded forward into `run`. On failure
+// the communicator is dropped without its teardown, which could wait on a peer that is gone.
+bool RunGlooRank(const VerifyRequest& req, const RankEnv& env, Prepared& p, std::unique_ptr<Communicator>* comm,
+                 RankRun* run, std::string* why) {
+  if (env.world_size != p.program->tp)
+    return *why = "WORLD_SIZE is " + std::to_string(env.world_size) + ", but the program's tp is " +
+                  std::to_string(p.program->tp), false;
+  std::chrono::milliseconds timeout(std::chrono::seconds(req.timeout_seconds));
+  *comm = ConnectGloo({env.master_addr, env.master_port, env.rank, env.world_size, timeout}, why);
+  if (!*comm) return *why = "rank " + std::to_string(env.rank) + ": " + *why, false;
+  // Tests only: hold every rank between the rendezvous and the forward, so that a test can kill
+  // one while the others wait on it, however fast the forward would be.
+  if (const char* ms = std::getenv("TPC_VERIFY_TEST_PAUSE_AFTER_CONNECT_MS")) {
+    std::cerr << "tpc verify: note: rank " << env.rank << " connected; pausing " << ms << " ms for a test" << std::endl;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(ms)));
+  }
+  if (!RunShardedRank(p.model, *p.program, p.stored.AsSource(), p.dtype, p.ids, **comm, run, why) ||
+      !(*comm)->Barrier(why))
+    return (void)comm->release(), false;
+  return true;
+}
+
+// `tpc verify --processes` under torchrun (RANK and WORLD_SIZE set): this process is one rank;
+// rank 0 receives every rank's values, runs the reference and reports.
+int RunUnderTorchrun(const VerifyRequest& req, Prepared& p, std::ostream& out, std::ostream& err) {
+  RankEnv env;
+  std::string why;
+  if (!ReadRankEnv([](const char* name) { return std::getenv(name); }, &env, &why)) return Fail(err, why);
+  std::unique_ptr<Communicator> comm;
+  ShardedRun run;
+  run.ranks.resize(static_cast<size_t>(p.program->tp));
+  if (!RunGlooRank(req, env, p, &comm, &run.ranks[static_cast<size_t>(env.rank)], &why))
+    return Fail(err, "the sharded forward stopped: " + why);
+  if (env.rank != 0) {
+    Bytes mine = EncodeValues(run.ranks[static_cast<size_t>(env.rank)].values);
+    if (!comm->Send(mine, 0, &why)) return (void)comm.release(), Fail(err, "the sharded forward stopped: " + why);
+    return kExitOk;
+  }
+  for (int r = 1; r < env.world_size; ++r) {
+    Bytes theirs;
+    if (!comm->Recv(&theirs, r, &why)) return (void)comm.release(), Fail(err, "the sharded forward stopped: " + why);
+    if (!DecodeValues(theirs, &run.ranks[static_cast<size_t>(r)].values, &why))
+      return Fail(err, "rank " + std::to_string(r) + "'s values: " + why);
+  }
+  ForwardOutput ref;
+  if (!RunReferenceForward(p.model, p.ids, &ref, &why)) return Fail(err, "the reference forward stopped: " + why);
+  ShardedLayouts(p.model, *p.program, &run);
+  return Finish(req, p, run, ref, out);
+}
+
+}  // namespace
+
+int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream& err) {
+  VerifyRequest req = given;
+  ScratchDir scratch;
+  auto fail = [&](const std::string& message) { return Fail(err, message); };
+  bool torchrun = req.processes && std::getenv("RANK") && std::getenv("WORLD_SIZE");
+  if ((req.random_weights || req.shrink || req.processes) && scratch.path.empty())
+    return fail("cannot make a temporary directory");
+  if (req.random_weights || req.shrink) {
+    // In model/ of the scratch directory, where rank processes find it (RunVerifyWorker).
+    std::string summary, why, dir = scratch.path + "/model";
+    std::error_code ec;
+    std::filesystem::create_directory(dir, ec);
+    if (!WriteSyntheticCheckpoint(req.model_path, req.arch_dir, req.shrink, req.tp, req.seed, dir, &summary, &why))
+      return fail(why);
+    err << "tpc verify: note: " << summary << '\n';
+    req.model_path = dir;
+  }
+  Prepared p;
+  if (int code = Prepare(req, &p, err); code != kExitOk) return code;
+  if (torchrun) return RunUnderTorchrun(req, p, out, err);
+  // --processes: the ranks start first and compute while this process runs the reference.
+  RankProcesses ranks;
+  std::string why;
+  if (req.processes &&
+      !ranks.Start(req.args, p.program->tp, scratch.path, std::chrono::seconds(req.timeout_seconds), &why))
+    return fail(why);
+  ForwardOutput ref;
+  if (!RunReferenceForward(p.model, p.ids, &ref, &why)) return fail("the reference forward stopped: " + why);
+  ShardedRun run;
+  if (req.processes) {
+    std::vector<std::vector<at::Tensor>> values;
+    if (!ranks.Wait(&values, &why)) return fail("the sharded forward stopped: " + why);
+    run.ranks.resize(values.size());
+    for (size_t r = 0; r < values.size(); ++r) run.ranks[r].values = std::move(values[r]);
+    ShardedLayouts(p.model, *p.program, &run);
+  } else if (!RunShardedForward(p.model, *p.program, p.stored.AsSource(), p.dtype, p.ids, &run, &why) &&
+             run.ranks.empty()) {
+    return fail("the sharded forward stopped: " + why);  // not runnable; a rank that stops is a divergence
+  }
+  return Finish(req, p, run, ref, out);
+}
+
+int RunVerifyWorker(const VerifyRequest& given, const std::string& dir, std::ostream& err) {
+  // A rank ends with the tpc verify that started it, wherever it is blocked.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const char* parent = std::getenv(kParentPidVar);
+  if (!parent) return Fail(err, std::string(kWorkerFlag) + " is for the rank processes of tpc verify --processes");
+  if (std::to_string(::getppid()) != parent) return Fail(err, "the tpc verify --processes of this rank has ended");
+  VerifyRequest req = given;
+  if (req.random_weights || req.shrink) req.model_path = dir + "/model", req.random_weights = req.shrink = false;
+  RankEnv env;
+  std::string why;
+  if (!ReadRankEnv([](const char* name) { return std::getenv(name); }, &env, &why)) return Fail(err, why);
+  Prepared p;
+  if (int code = Prepare(req, &p, err); code != kExitOk) return code;
+  std::unique_ptr<Communicator> comm;
+  RankRun run;
+  if (!RunGlooRank(req, env, p, &comm, &run, &why)) return Fail(err, why);
+  // Written whole under another name, then renamed: the parent never reads half a file.
+  std::string path = RankValuesPath(dir, env.rank), part = path + ".part";
+  Bytes bytes = EncodeValues(run.values);
+  {
+    std::ofstream f(path + ".part", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f.flush()) return Fail(err, "cannot write '" + part + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(part, path, ec);
+  if (ec) return Fail(err, "cannot rename '" + part + "': " + ec.message());
+  return kExitOk;
 }
 
 }  // namespace tpc::verify

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "frontend/select_plan.h"
 
@@ -28,11 +29,19 @@ struct VerifyRequest {
   bool random_weights = false;  ///< model_path is a config: deterministic weights are made for it
   bool shrink = false;          ///< scale the config down first (implies random_weights)
   uint64_t seed = 0;
+  bool processes = false;          ///< ranks as processes over Gloo, not threads
+  int timeout_seconds = 300;       ///< --processes: for the whole sharded forward and each collective
+  std::vector<std::string> args;   ///< the flags as given: --processes starts its ranks with them
 };
 
 /// Runs it. Exit code: 0 within tolerance, 1 when not, 2 for unusable input (a model without a
 /// checkpoint or without a reference forward, a plan the compiler refuses, a failed rank).
 int RunVerifyCommand(const VerifyRequest& req, std::ostream& out, std::ostream& err);
+
+/// One rank process of `--processes` (tpc-verify --worker DIR FLAGS...): compiles and loads as
+/// RunVerifyCommand does, joins the Gloo group of torchrun's variables, runs its rank of the
+/// sharded forward and writes its values into `dir`. Exit 0 when it did, 2 with `err` saying why.
+int RunVerifyWorker(const VerifyRequest& req, const std::string& dir, std::ostream& err);
 
 }  // namespace tpc::verify
 

@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "runtime/verify/rank_processes.h"
 #include "runtime/verify/verify_command.h"
 #include "support/exit_code.h"
+#include "support/limits.h"
 #include "tpc/flags.h"
 
 namespace {
@@ -51,6 +53,11 @@ int main(int argc, char** argv) {
                   "divisibility by --tp kept); implies --random-weights", &req.shrink),
       cli::PositiveIntFlag("--seed", "N", "the random weights' seed (default 0)", 1L << 62,
                            [&](long v) { req.seed = static_cast<uint64_t>(v); }),
+      cli::Switch("--processes", "run the ranks as processes of their own over Gloo on loopback (default: threads "
+                  "of this one); under torchrun, this process is the rank RANK", &req.processes),
+      cli::PositiveIntFlag("--timeout", "S", "with --processes, seconds the ranks may take in all, and any one "
+                           "collective (default 300)", tpc::limits::kMaxLoadTimeoutSeconds,
+                           [&](long v) { req.timeout_seconds = static_cast<int>(v); }),
       {{"--format"}, "text|json", "how to write the report (default text)",
        [&](const std::string& v) -> std::string {
          if (v != "text" && v != "json") return "--format takes text or json, got '" + v + "'";
@@ -59,6 +66,13 @@ int main(int argc, char** argv) {
        }},
   };
   std::vector<std::string> args(argv + 1, argv + argc);
+  // A rank process of --processes: `--worker DIR` ahead of the flags its parent was given.
+  std::string worker_dir;
+  if (args.size() >= 2 && args[0] == tpc::verify::kWorkerFlag) {
+    worker_dir = args[1];
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  req.args = args;
   std::string error;
   switch (cli::ParseFlags(args, table, "verify", &error)) {
     case cli::Parsed::kHelp:
@@ -74,6 +88,7 @@ int main(int argc, char** argv) {
   if (req.model_path.empty()) return Usage("--model is required");
   req.color = in.color == "always" || (in.color == "auto" && isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"));
   try {
+    if (!worker_dir.empty()) return tpc::verify::RunVerifyWorker(req, worker_dir, std::cerr);
     return tpc::verify::RunVerifyCommand(req, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "tpc verify: internal error: " << e.what() << '\n';
