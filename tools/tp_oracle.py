@@ -94,6 +94,14 @@ def cases():
         "llama_embed_vocab250_tp3": (llama, 3, embed),
         "llama_embed_vocab252_tp3": (dict(llama, vocab_size=252), 3, embed),
         "qwen3_moe_num_local_experts_tp2": (qwen, 2, None),
+        # The model's own plan (plans/hf57, plans/hf): 5.7 applies the base plan only, so the embedding
+        # and lm_head stay whole; 5.24 adds embed_tokens: embedding_rowwise and gathers lm_head, both
+        # over 250 rows (84, 84, 82).
+        "llama_auto_vocab250_tp3": (llama, 3, None),
+        "llama_auto_tied_vocab250_tp3": (dict(llama, tie_word_embeddings=True), 3, None),
+        # lm_head colwise_gather_output over 250 rows, the embedding whole (5.24 merges the override
+        # over its own plan, so there the embedding is vocab-parallel too).
+        "llama_lm_head_gather_vocab250_tp3": (llama, 3, dict(llama_plan, lm_head="colwise_gather_output")),
         # Errors under every version.
         "head_split_tp3": (dict(llama, num_attention_heads=4, num_key_value_heads=2, hidden_size=32, vocab_size=252),
                            3, None),
