@@ -235,15 +235,20 @@ TEST_SUITE("release verdicts") {
     REQUIRE(c["plan"] == "ep");
     CHECK(c["outcomes"]["5.7.0"]["outcome"] == "crash");
     CHECK(c["outcomes"]["5.24.0"]["outcome"] == "crash");
-    // transformers' expert-parallel plan for qwen3_moe: each rank a contiguous block of experts.
-    json plan = {{"layers.*.mlp.gate", "ep_router"},
-                 {"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
-                 {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
-                 {"layers.*.mlp.experts", "moe_tp_experts"},
-                 {"lm_head", nullptr}};
-    c["plan"] = plan;
+    // transformers' expert-parallel plan for qwen3_moe (Qwen3MoeConfig.base_model_ep_plan): each rank
+    // a contiguous block of experts. 5.24 replaced ep_router + moe_tp_experts by ep_dispatch_experts.
+    json plan57 = {{"layers.*.mlp.gate", "ep_router"},
+                   {"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
+                   {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
+                   {"layers.*.mlp.experts", "moe_tp_experts"},
+                   {"lm_head", nullptr}};
+    json plan524 = {{"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
+                    {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
+                    {"layers.*.mlp.experts", "ep_dispatch_experts"},
+                    {"lm_head", nullptr}};
     for (const char* v : {"4", "5.7", "5.24"}) {
       CAPTURE(v);
+      c["plan"] = std::string(v) == "5.24" ? plan524 : plan57;
       test::TempDir dir;
       test::TpcRun r = CheckCase(c, v, dir);
       CHECK(r.code == 1);
