@@ -8,6 +8,9 @@ tests/passes/tp_oracle_test.cc compares tpc's verdicts with them.
   PYTHONPATH=/work/tf57 python tools/tp_oracle.py --out tests/data/tp_oracle   # transformers 5.7
   python tools/tp_oracle.py --out tests/data/tp_oracle                         # the installed one
 
+tp_plan / distributed_config loading needs accelerate (and psutil) besides torch and transformers;
+`pip install --target DIR accelerate psutil --no-deps` and DIR on PYTHONPATH is enough.
+
 A twin keeps every head count and, for every other size, its remainder modulo tp (so a dimension
 divides tp in the twin exactly when it does in the real model), with 2 layers and small widths. A plan
 override is passed whole (keys from the root, lm_head colwise_gather_output): as tp_plan to 5.7,
