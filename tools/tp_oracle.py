@@ -8,6 +8,9 @@ tests/passes/tp_oracle_test.cc compares tpc's verdicts with them.
   PYTHONPATH=/work/tf57 python tools/tp_oracle.py --out tests/data/tp_oracle   # transformers 5.7
   python tools/tp_oracle.py --out tests/data/tp_oracle                         # the installed one
 
+tp_plan / distributed_config loading needs accelerate (and psutil) besides torch and transformers;
+`pip install --target DIR accelerate psutil --no-deps` and DIR on PYTHONPATH is enough.
+
 A twin keeps every head count and, for every other size, its remainder modulo tp (so a dimension
 divides tp in the twin exactly when it does in the real model), with 2 layers and small widths. A plan
 override is passed whole (keys from the root, lm_head colwise_gather_output): as tp_plan to 5.7,
@@ -94,6 +97,14 @@ def cases():
         "llama_embed_vocab250_tp3": (llama, 3, embed),
         "llama_embed_vocab252_tp3": (dict(llama, vocab_size=252), 3, embed),
         "qwen3_moe_num_local_experts_tp2": (qwen, 2, None),
+        # The model's own plan (plans/hf57, plans/hf): 5.7 applies the base plan only, so the embedding
+        # and lm_head stay whole; 5.24 adds embed_tokens: embedding_rowwise and gathers lm_head, both
+        # over 250 rows (84, 84, 82).
+        "llama_auto_vocab250_tp3": (llama, 3, None),
+        "llama_auto_tied_vocab250_tp3": (dict(llama, tie_word_embeddings=True), 3, None),
+        # lm_head colwise_gather_output over 250 rows, the embedding whole (5.24 merges the override
+        # over its own plan, so there the embedding is vocab-parallel too).
+        "llama_lm_head_gather_vocab250_tp3": (llama, 3, dict(llama_plan, lm_head="colwise_gather_output")),
         # Errors under every version.
         "head_split_tp3": (dict(llama, num_attention_heads=4, num_key_value_heads=2, hidden_size=32, vocab_size=252),
                            3, None),

@@ -52,6 +52,10 @@ void Markdown(const std::vector<Row>& rows, std::ostream& out) {
          "for the model's class, else the model's Hugging Face plan as AutoModel translates it, else\n"
          "`nemo/default`. `--sp` applies a plan's sequence-parallel variant; `tpc check` warns when the\n"
          "plan ignores SP.\n\n"
+         "`hf/` is what the newest transformers release tpc knows applies with `tp_plan=\"auto\"`, and\n"
+         "`hf57/` what 5.7.0 applies where that differs, both extracted by `tools/make_hf_plans.py\n"
+         "--installed`; `hf4/` holds 4.57.6's declared plans, read from its source. `--transformers`\n"
+         "picks the release, and with it the folder `--plan hf/TYPE` and `--plan auto` read.\n\n"
          "| Plan | Seed | Registered for | Model types | SP | Dialect | What it does |\n"
          "|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows)

@@ -35,7 +35,8 @@ class PlanParser {
       diags_.Report(DiagId::kNotAMapping, LocOf(file_, root), {"a plan", NodeTypeName(root)});
       return false;
     }
-    bool wrapped = root["base_model_tp_plan"] || root["causal_lm_tp_plan"] || root["tp_plan"] || root["plan"];
+    bool wrapped = root["base_model_tp_plan"] || root["causal_lm_tp_plan"] || root["tp_plan"] || root["plan"] ||
+                   root["class_tp_plan"];
     if (!wrapped) return Entries(root, false, &plan->entries) && Compact(plan);
     bool ok = true;
     std::map<std::string, SourceLoc> meta_seen;
@@ -58,6 +59,10 @@ class PlanParser {
       else if (field == "sp_plan") {
         scope_ = "sp:";
         ok &= Entries(kv.second, false, &plan->sp_entries);
+        scope_.clear();
+      } else if (field == "class_tp_plan") {
+        scope_ = "class:";  // a separate list: its keys may repeat the plan's
+        ok &= Entries(kv.second, false, &plan->class_entries);
         scope_.clear();
       } else if (kMetaFields.count(field)) {
         if (!Meta(field, kv.second, &plan->meta)) return false;
@@ -88,7 +93,7 @@ class PlanParser {
   // Drops the entries a later duplicate overrode, in one pass: the later value wins and takes the
   // later place, as when the earlier one is erased on sight.
   bool Compact(Plan* plan) {
-    for (std::vector<PlanEntry>* list : {&plan->entries, &plan->sp_entries}) {
+    for (std::vector<PlanEntry>* list : {&plan->entries, &plan->sp_entries, &plan->class_entries}) {
       auto it = overridden_.find(list);
       if (it == overridden_.end()) continue;
       const std::vector<bool>& gone = it->second;
@@ -289,7 +294,9 @@ std::optional<Plan> ParsePlan(const std::string& path, std::string text, Diagnos
     diags.Report(DiagId::kPlanNodeError, loc, {e.msg});
     return std::nullopt;
   }
-  if (plan.entries.empty()) {
+  // A release that applies none of a model's plan (transformers 5.7 on gpt_oss) still has the
+  // class's, for NeMo AutoModel: a bundled file of class_tp_plan alone is a plan.
+  if (plan.entries.empty() && plan.class_entries.empty()) {
     diags.Report(DiagId::kEmptyPlan, {doc->file, 0, 0, 0});
     return std::nullopt;
   }

@@ -25,7 +25,7 @@ std::optional<Plan> TranslateHfPlan(const ModelGraph& model, const RuntimeReleas
                                     std::string* why, std::string* name) {
   *name = HfPlanName(model.model_type, transformers);
   std::optional<Plan> hf = LoadBundledPlan(*name, diags);
-  if (!hf || hf->entries.empty()) {
+  if (!hf || (hf->entries.empty() && hf->class_entries.empty())) {
     *why = "is missing (transformers " + transformers.version + " defines no _tp_plan for model_type '" +
            model.model_type + "')";
     return std::nullopt;
@@ -36,11 +36,21 @@ std::optional<Plan> TranslateHfPlan(const ModelGraph& model, const RuntimeReleas
   out.meta.dialect = Dialect::kTorch;
   out.meta.summary = "the model's Hugging Face _tp_plan as NeMo AutoModel translates it into torch styles";
   out.meta.sp_mode = SpMode::kIgnored;  // the seed applies the HF plan as it is, SP or not
-  std::string embed = model.base_prefix + ".embed_tokens";
-  bool has_embed = false;
+  // get_hf_tp_shard_plan's merge (automodel.md §1.3): the class's _tp_plan first, then the
+  // instance's, a later key overriding an earlier one in its place. The class's plan is in the
+  // applied plan from transformers 5.24 on; 5.7 leaves it out, and its file keeps it aside.
+  std::vector<PlanEntry> merged;
+  for (PlanEntry e : hf->class_entries) merged.push_back(std::move(e));
   for (PlanEntry e : hf->entries) {
     if (e.base_relative) e.key = model.base_prefix + "." + e.key;
     e.base_relative = false;
+    auto same = std::find_if(merged.begin(), merged.end(), [&](const PlanEntry& m) { return m.key == e.key; });
+    if (same != merged.end()) *same = std::move(e);
+    else merged.push_back(std::move(e));
+  }
+  std::string embed = model.base_prefix + ".embed_tokens";
+  bool has_embed = false;
+  for (PlanEntry e : merged) {
     const StyleInfo* s = FindStyle(Dialect::kTorch, e.style);
     if (s && s->skipped) continue;  // skipped before translation, or translated to None and dropped
     if ((e.key == "lm_head" || e.key == "language_model.lm_head") && s && s->hf_lm_head_sharded) {
@@ -116,6 +126,12 @@ class Selector {
       return Bundled("nemo/llama", DiagId::kPlanNamed, {arg, "any model but a DeciLM nemotron-nas checkpoint"});
     }
     if (arg.empty() || arg == "auto") return Auto();
+    // `hf/<type>` names the model's own plan, which is the release's: plans/hf57 under 5.7.
+    if (StartsWith(arg, "hf/") && IsBundledPlan(arg)) {
+      std::string release_plan = HfPlanName(arg.substr(3), req_.transformers);
+      if (release_plan != arg && IsBundledPlan(release_plan))
+        return Bundled(release_plan, DiagId::kPlanNamed, {arg, "transformers " + req_.transformers.version});
+    }
     return LoadPlanArg(arg, diags_);  // what the user named needs no note
   }
 

@@ -58,6 +58,9 @@ struct Plan {
   PlanMeta meta;
   std::vector<PlanEntry> entries;
   std::vector<PlanEntry> sp_entries;  ///< the file's sequence_parallel section
+  /// class_tp_plan: a *ForCausalLM class's _tp_plan that its transformers release does not apply
+  /// (5.7's post_init replaces it). tpc's checks ignore it; NeMo AutoModel reads it (plans/hf57).
+  std::vector<PlanEntry> class_entries;
   bool sp_applied = false;            ///< entries already include the SP variant
 };
 

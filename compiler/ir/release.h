@@ -15,7 +15,8 @@ struct RuntimeRelease {
   bool uneven_splits = true;         ///< uneven shards run (torch.chunk sizes, padded collectives)
   std::string uneven_reason;         ///< why they fail when they do not run
   bool embedding_offset_own_rows = false;  ///< vocab offset = rank x own rows (5.7): wrong last rank
-  bool injects_embedding_rowwise = true;   ///< adds embed_tokens: embedding_rowwise (#47503)
+  /// adds embed_tokens: embedding_rowwise (#47503); plans/hf carries it already (make_hf_plans.py)
+  bool injects_embedding_rowwise = true;
   /// Across the table: the oldest release where uneven splits run and the releases where they
   /// fail ("" when none); the same for the vocab offset. What the release-dependent note says.
   std::string uneven_runs_from, uneven_fails_in;

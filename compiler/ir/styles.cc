@@ -1,5 +1,6 @@
 #include "ir/styles.h"
 
+#include <array>
 #include <iterator>
 
 #include "support/strings.h"
@@ -37,6 +38,8 @@ constexpr StyleInfo VocabMask(StyleInfo s) { return s.vocab_mask = true, s; }
 constexpr StyleInfo GatherHint(StyleInfo s) { return s.gather_hint = true, s; }
 constexpr StyleInfo BiasPerRank(StyleInfo s) { return s.bias_per_rank = true, s; }
 constexpr StyleInfo DividesByTp(StyleInfo s) { return s.divides_by_tp = true, s; }
+constexpr StyleInfo AddedIn(StyleInfo s, const char* v) { return s.added_in = v, s; }
+constexpr StyleInfo RemovedIn(StyleInfo s, const char* v) { return s.removed_in = v, s; }
 constexpr StyleInfo Skip(std::string_view name, const char* why) {
   return {name, Target::kAny, WeightSplit::kNone, R, R, kLocal, false, false, false, true, why};
 }
@@ -109,7 +112,10 @@ constexpr StyleInfo kHfV4[] = {
     Pass("ep_router", T::kAny),
 };
 
-// transformers >= 5.1: plain local tensors and custom autograd collectives (hf_tp.md §1.2).
+// transformers >= 5.1: plain local tensors and custom autograd collectives (hf_tp.md §1.2). The
+// rows marked AddedIn / RemovedIn are the differences between 5.7.0's ParallelInterface and
+// 5.24.0's ALL_PARALLEL_STYLES (distributed/tensor_parallel.py and expert_parallel.py), read from
+// the installed packages.
 constexpr StyleInfo kHfV5[] = {
     Row("embedding_rowwise", T::kEmbedding, W::kEmbedVocab, R, R, kLocal, false),
     GatherHint(Row("colwise_gather_output", T::kLinearLike, W::kOut, R, R, kLocal, false)),
@@ -121,12 +127,28 @@ constexpr StyleInfo kHfV5[] = {
     // All-gather before and reduce-scatter after, both on the last dim (code reading, hf_tp.md §1.2).
     Row("sequence_parallel", T::kAny, W::kNone, S, S, kLocal, false),
     Row("grouped_gemm", T::kExpertParam, W::kExperts, R, P, kLocal, false),
-    Pass("ep_router", T::kAny),
+    // 5.24 refuses it: "The `ep_router` style was removed" (mixin.py, _resolve_parallel_plans).
+    RemovedIn(Pass("ep_router", T::kAny), "5.24.0"),
     Reduce("moe_tp_experts"),
     Row("embedding_colwise", T::kEmbedding, W::kEmbedHidden, R, R, kLocal, false),
     Pass("moe_identity_expert", T::kAny),
     Pass("replicated_with_grad_allreduce", T::kAny),
     Row("mla_kv_a_proj", T::kLinearLike, W::kNone, R, R, kLocal, false),
+    // 5.24 registers the v4 names again, with the layouts of their 5.1 renames:
+    // ColwiseParallel(input Replicate, output Replicate) and RowwiseParallel(Replicate, Replicate).
+    AddedIn(GatherHint(Row("colwise_rep", T::kLinearLike, W::kOut, R, R, kLocal, false)), "5.24.0"),
+    AddedIn(Row("rowwise_rep", T::kLinearLike, W::kIn, R, R, kLocal, false), "5.24.0"),
+    // AllReduceParallel: no parameter of its own; the module's output, partial when plain, is
+    // all-reduced to Replicate (inkling's shared_experts block).
+    AddedIn(Reduce("all_reduce"), "5.24.0"),
+    // LocalParamsParallel: runs the module's forward with its parameters as local tensors and no
+    // hook on the activations; its parameters are sharded by their own entries (attention sinks).
+    AddedIn(Pass("local_params", T::kAny), "5.24.0"),
+    // The TensorParallelLayer base itself: nothing sharded, no hooks (a per-tensor quant scale).
+    AddedIn(Pass("replicate", T::kAny), "5.24.0"),
+    // EpDispatchExpertsParallel on the experts module: whole experts per rank (grouped_gemm on its
+    // parameters), dispatched and summed by the EP implementation, so the block's output is whole.
+    AddedIn(Reduce("ep_dispatch_experts"), "5.24.0"),
 };
 
 // transformers 5.1 renamed the v4 vocabulary (hf_tp.md §1.1); vLLM's _normalize_tp_style agrees.
@@ -210,18 +232,51 @@ std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d) {
   return out;
 }
 
-std::string UnknownStyleHint(std::string_view style, Dialect d, bool switchable) {
+std::string RenameHint(std::string_view style, Dialect d) {
   for (auto [old_name, new_name] : kV5Renames) {
     if (d == Dialect::kHfV5 && style == old_name)
       return "; transformers 5.1 renamed it '" + std::string(new_name) + "'";
     if (d != Dialect::kHfV5 && style == new_name && !FindStyle(d, style))
       return "; before transformers 5.1 it was '" + std::string(old_name) + "'";
   }
+  return "";
+}
+
+std::string UnknownStyleHint(std::string_view style, Dialect d, bool switchable) {
+  if (std::string renamed = RenameHint(style, d); !renamed.empty()) return renamed;
   std::string hint = DidYouMean(style, StyleNames(d));
   if (!hint.empty()) return "; did you mean '" + hint + "'?";
   std::vector<std::string> others = DialectsKnowing(style, d);
   if (!others.empty()) return "; it is a style of " + Join(others, " and ") + (switchable ? " (--dialect)" : "");
   return "; known styles: " + Join(StyleNames(d), ", ");
+}
+
+namespace {
+
+// "5.24.0" -> {5, 24, 0}; missing parts are 0.
+std::array<int, 3> VersionParts(const std::string& v) {
+  std::array<int, 3> out{0, 0, 0};
+  size_t i = 0;
+  for (int& part : out) {
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') part = part * 10 + (v[i++] - '0');
+    if (i < v.size() && v[i] == '.') ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool StyleInRelease(const StyleInfo& s, const std::string& version, std::string* why) {
+  std::array<int, 3> v = VersionParts(version);
+  if (s.added_in && v < VersionParts(s.added_in)) {
+    if (why) *why = std::string("the first release tpc knows with it is ") + s.added_in;
+    return false;
+  }
+  if (s.removed_in && v >= VersionParts(s.removed_in)) {
+    if (why) *why = std::string("transformers ") + s.removed_in + " no longer has it";
+    return false;
+  }
+  return true;
 }
 
 Placement ParamPlacement(const StyleInfo* style, Dialect dialect, const Module& m, const Param& p) {

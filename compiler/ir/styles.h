@@ -81,6 +81,10 @@ struct StyleInfo {
   /// Replicates its parameters divided by tp (hf-v4 `local`, IsolatedParallel): a bias every rank
   /// adds before a sum then counts once.
   bool divides_by_tp = false;
+  /// The style vocabulary by transformers release (hf-v5): the first release tpc knows that has the
+  /// style, and the first that no longer has it; null: every release of the dialect.
+  const char* added_in = nullptr;
+  const char* removed_in = nullptr;
 };
 
 /// Returns the row for `name` in `dialect`, or nullptr when the dialect does not know it.
@@ -94,6 +98,12 @@ std::vector<std::string> DialectsKnowing(std::string_view name, Dialect d);
 /// transformers 5.1 rename, the dialects that know it (and `--dialect`, when `switchable`), or the
 /// known styles.
 std::string UnknownStyleHint(std::string_view style, Dialect d, bool switchable = true);
+/// The transformers 5.1 rename of `style` as UnknownStyleHint words it, or "".
+std::string RenameHint(std::string_view style, Dialect d);
+
+/// Whether transformers `version` ("5.7.0") has style `s` (its added_in / removed_in), and if not,
+/// why, in `why`: "transformers 5.24.0 no longer has it".
+bool StyleInRelease(const StyleInfo& s, const std::string& version, std::string* why = nullptr);
 
 /// The style to suggest for gathering a colwise output in `dialect` (colwise_rep, colwise_gather_output).
 std::string_view GatherStyle(Dialect dialect);

@@ -20,6 +20,9 @@
 //   chunked differently is layout-mismatch (propagate-placements).
 // - embedding_rowwise with vocab % tp != 0: 5.7 offsets a rank by rank x its own rows, which is
 //   wrong on the shorter last rank (embedding-vocab-offset); later releases only warn vocab-uneven.
+// - a gathered lm_head (colwise_gather_output) with vocab % tp != 0: 5.7 all-gathers equal chunks
+//   and crashes like any uneven gather (dim-not-divisible, with the reason); 5.24 pads, so it is
+//   vocab-uneven. A vocab-sharded lm_head that is not gathered stays vocab-uneven everywhere.
 #include <cstdio>
 #include <numeric>
 #include <set>
@@ -169,6 +172,19 @@ bool CheckDivisibility(const Analysis& a, Diagnostics& diags) {
             release_notes.insert({"an embedding_rowwise embedding whose vocab_size does not divide tp", rel.offset_right_from,
                                   "gives wrong embeddings", rel.offset_wrong_in});
           if (rel.embedding_offset_own_rows) continue;
+        }
+        // oracle: llama_lm_head_gather_vocab250_tp3 crashes under 5.7, runs under 5.24.
+        bool gathered = a.opts.dialect == Dialect::kHfV5 && mod.role == Role::kLmHead && s->gather_hint;
+        if (gathered && !rel.uneven_fails_in.empty() && !rel.uneven_runs_from.empty())
+          release_notes.insert({"this plan's uneven split", rel.uneven_runs_from, "crashes", rel.uneven_fails_in});
+        if (gathered && !rel.uneven_splits && !rel.uneven_reason.empty()) {
+          std::string where = where_fn();
+          dims.Add("dim|" + std::to_string(entry) + "|" + where + "|" + std::to_string(size),
+                   DiagId::kDimNotDivisibleRelease, loc,
+                   {DimName(mod, param, pl.dim), where, std::to_string(size), std::to_string(tp), rel.uneven_reason,
+                    Sizes(Working([&](int64_t t) { return size % t == 0; }))},
+                   {}, -1);
+          continue;
         }
         dims.Add("vocab|" + std::to_string(entry), DiagId::kVocabUneven, loc,
                  {std::to_string(size), std::to_string(tp), std::to_string(chunk), std::to_string(last)}, {}, -1);

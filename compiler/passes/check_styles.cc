@@ -65,6 +65,14 @@ bool CheckStyles(const Resolved& a, Diagnostics& diags) {
       ok = false;
       continue;
     }
+    std::string why;
+    if (d == Dialect::kHfV5 && !StyleInRelease(*s, a.opts.transformers.version, &why)) {
+      // The release's _validate_parallel_plan raises "Unsupported `tp_plan` styles" before sharding.
+      diags.Report(DiagId::kStyleNotInRelease, pe.style_loc,
+                   {pe.style, a.opts.transformers.version, why, RenameHint(pe.style, d)});
+      ok = false;
+      continue;
+    }
     if (s->skipped) {
       diags.Report(DiagId::kStyleSkipped, pe.style_loc, {"NeMo AutoModel", pe.style, s->skipped});
       continue;

@@ -60,7 +60,7 @@ TEST_SUITE("release verdicts") {
         ++compared;
       }
     }
-    CHECK(compared >= 16);  // 8 cases under 5.7 and 5.24
+    CHECK(compared >= 22);  // 11 cases under 5.7 and 5.24
   }
 
   TEST_CASE("Phi-3-mini at tp 3: an error under 5.7 saying why, a warning with the rows under 5.24") {
@@ -97,11 +97,14 @@ TEST_SUITE("release verdicts") {
     test::TempDir d57, d524;
     test::TpcRun old = CheckCase(c, "5.7", d57);
     CHECK(old.code == 1);
-    CHECK(old.out.find("plans/hf/olmo2.yaml:12:30: error: out_features of 'model.layers.*.self_attn.q_proj' (256) is "
+    // --plan hf/olmo2 under 5.7 is 5.7's plan: q/k/v/o and the MLP, no embedding, no lm_head.
+    CHECK(old.out.find("note: plan hf57/olmo2: what hf/olmo2 names for transformers 5.7.0 [plan-chosen]") !=
+          std::string::npos);
+    CHECK(old.out.find("plans/hf57/olmo2.yaml:17:30: error: out_features of 'model.layers.*.self_attn.q_proj' (256) is "
                        "not divisible by tp (3), and transformers 5.7 shards and gathers in equal chunks, so a rank "
                        "crashes and the others die in the collective; tp sizes that work: 1, 2, 4, 8, 16, 32, 64 "
                        "[dim-not-divisible]") != std::string::npos);
-    CHECK(old.out.find("FAIL: 7 errors, 1 warning (olmo2, 2 layers, tp 3, dialect hf-v5, transformers 5.7.0)") !=
+    CHECK(old.out.find("FAIL: 7 errors, 0 warnings (olmo2, 2 layers, tp 3, dialect hf-v5, transformers 5.7.0)") !=
           std::string::npos);
     test::TpcRun now = CheckCase(c, "5.24", d524);
     CHECK(now.code == 0);
@@ -111,7 +114,11 @@ TEST_SUITE("release verdicts") {
                        "with torch.chunk's uneven shards and pads the collectives [uneven-shard]") != std::string::npos);
     CHECK(now.out.find("warning: in_features of 'model.layers.*.mlp.down_proj' (64) is not divisible by tp (3): "
                        "ranks get 22, 22, 20 rows, the largest 3.13% above the mean") != std::string::npos);
-    CHECK(now.out.find("ok: 0 errors, 8 warnings (olmo2, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
+    // 5.24's plan shards the embedding and lm_head too: vocab 65 gives 22, 22, 21 rows.
+    CHECK(now.out.find("plans/hf/olmo2.yaml:17:17: warning: vocab_size (65) is not divisible by tp (3): torch.chunk "
+                       "gives ranks 22 rows and the last rank 21 [vocab-uneven]\n"
+                       "  embed_tokens: embedding_rowwise\n") != std::string::npos);
+    CHECK(now.out.find("ok: 0 errors, 9 warnings (olmo2, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
           std::string::npos);
   }
 
@@ -139,6 +146,58 @@ TEST_SUITE("release verdicts") {
     CHECK(now.out.find("[embedding-vocab-offset]") == std::string::npos);
     CHECK(now.out.find("ok: 0 errors, 1 warning (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
           std::string::npos);
+  }
+
+  TEST_CASE("a gathered lm_head over vocab 250 at tp 3: an error under 5.7 saying why, vocab-uneven under 5.24") {
+    json c = Fixture("llama_lm_head_gather_vocab250_tp3");
+    CHECK(c["outcomes"]["5.7.0"]["outcome"] == "crash");
+    CHECK(c["outcomes"]["5.24.0"]["outcome"] == "ok");
+    test::TempDir d57, d524;
+    test::TpcRun old = CheckCase(c, "5.7", d57);
+    CHECK(old.code == 1);
+    // 250 = 2 x 5^3: the tp sizes up to 64 that divide it are 1, 2, 5, 10, 25, 50.
+    CHECK(old.out.find("plan.yaml:10:12: error: out_features of 'lm_head' (250) is not divisible by tp (3), and "
+                       "transformers 5.7 shards and gathers in equal chunks, so a rank crashes and the others die in "
+                       "the collective; tp sizes that work: 1, 2, 5, 10, 25, 50 [dim-not-divisible]\n"
+                       "  lm_head: colwise_gather_output\n") != std::string::npos);
+    CHECK(old.out.find("note: this plan's uneven split works from transformers 5.24.0; crashes in 5.7.0 "
+                       "[release-dependent]") != std::string::npos);
+    CHECK(old.out.find("FAIL: 1 error, 0 warnings (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.7.0)") !=
+          std::string::npos);
+    test::TpcRun now = CheckCase(c, "5.24", d524);
+    CHECK(now.code == 0);
+    CHECK(now.out.find("plan.yaml:10:12: warning: vocab_size (250) is not divisible by tp (3): torch.chunk gives "
+                       "ranks 84 rows and the last rank 82 [vocab-uneven]") != std::string::npos);
+    CHECK(now.out.find("ok: 0 errors, 1 warning (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("the model's own plan over vocab 250 at tp 3: 5.7 shards neither end, 5.24 both, and both run") {
+    // 5.7's post_init drops LlamaForCausalLM's lm_head plan and adds no embedding entry (plans/hf57);
+    // 5.24 adds embed_tokens: embedding_rowwise and keeps lm_head gathered (plans/hf). Tied or not.
+    for (const char* name : {"llama_auto_vocab250_tp3", "llama_auto_tied_vocab250_tp3"}) {
+      CAPTURE(name);
+      json c = Fixture(name);
+      REQUIRE(c["plan"].is_null());
+      CHECK(c["outcomes"]["5.7.0"]["outcome"] == "ok");
+      CHECK(c["outcomes"]["5.24.0"]["outcome"] == "ok");
+      test::TempDir d57, d524;
+      test::TpcRun old = CheckCase(c, "5.7", d57);
+      CHECK(old.code == 0);
+      CHECK(old.out == "note: plan hf57/llama: what hf/llama names for transformers 5.7.0 [plan-chosen]\n"
+                       "ok: 0 errors, 0 warnings (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.7.0)\n");
+      test::TpcRun now = CheckCase(c, "5.24", d524);
+      CHECK(now.code == 0);
+      CHECK(now.out.find("plans/hf/llama.yaml:15:12: warning: vocab_size (250) is not divisible by tp (3): "
+                         "torch.chunk gives ranks 84 rows and the last rank 82 [vocab-uneven]\n"
+                         "  lm_head: colwise_gather_output\n") != std::string::npos);
+      CHECK(now.out.find("plans/hf/llama.yaml:17:17: warning: vocab_size (250) is not divisible by tp (3): "
+                         "torch.chunk gives ranks 84 rows and the last rank 82 [vocab-uneven]\n"
+                         "  embed_tokens: embedding_rowwise\n") != std::string::npos);
+      CHECK(now.out.find("tied-placement-mismatch") == std::string::npos);
+      CHECK(now.out.find("ok: 0 errors, 2 warnings (llama, 2 layers, tp 3, dialect hf-v5, transformers 5.24.0)") !=
+            std::string::npos);
+    }
   }
 
   TEST_CASE("embedding_rowwise over vocab 252 at tp 3 splits evenly and passes under every release") {
@@ -176,15 +235,20 @@ TEST_SUITE("release verdicts") {
     REQUIRE(c["plan"] == "ep");
     CHECK(c["outcomes"]["5.7.0"]["outcome"] == "crash");
     CHECK(c["outcomes"]["5.24.0"]["outcome"] == "crash");
-    // transformers' expert-parallel plan for qwen3_moe: each rank a contiguous block of experts.
-    json plan = {{"layers.*.mlp.gate", "ep_router"},
-                 {"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
-                 {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
-                 {"layers.*.mlp.experts", "moe_tp_experts"},
-                 {"lm_head", nullptr}};
-    c["plan"] = plan;
+    // transformers' expert-parallel plan for qwen3_moe (Qwen3MoeConfig.base_model_ep_plan): each rank
+    // a contiguous block of experts. 5.24 replaced ep_router + moe_tp_experts by ep_dispatch_experts.
+    json plan57 = {{"layers.*.mlp.gate", "ep_router"},
+                   {"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
+                   {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
+                   {"layers.*.mlp.experts", "moe_tp_experts"},
+                   {"lm_head", nullptr}};
+    json plan524 = {{"layers.*.mlp.experts.gate_up_proj", "grouped_gemm"},
+                    {"layers.*.mlp.experts.down_proj", "grouped_gemm"},
+                    {"layers.*.mlp.experts", "ep_dispatch_experts"},
+                    {"lm_head", nullptr}};
     for (const char* v : {"4", "5.7", "5.24"}) {
       CAPTURE(v);
+      c["plan"] = std::string(v) == "5.24" ? plan524 : plan57;
       test::TempDir dir;
       test::TpcRun r = CheckCase(c, v, dir);
       CHECK(r.code == 1);

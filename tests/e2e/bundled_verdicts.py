@@ -3,6 +3,7 @@
 tests/data/reference/hf_configs.json, a phi-4-shaped one and a synthetic DeciLM) at tp 1, 2, 4, 8, with and without
 --sp, and compares each verdict with tests/data/bundled_verdicts.txt.
 
+A plan of an older transformers release (plans/hf57, plans/hf4) is checked under that release.
 A NeMo plan matches a config when the config's architectures[0] is a class the plan is registered for
 (or, for a config naming no class, its model_type is one of the plan's); a transformers plan matches
 its model_type; nemo/default matches the
@@ -43,9 +44,18 @@ def plans(source):
     return out
 
 
+def releases(source):
+    """Plan folder -> the transformers release it belongs to, for the folders of older releases:
+    their plans are checked under that release (plans/transformers_releases.yaml)."""
+    with open(os.path.join(source, "plans", "transformers_releases.yaml")) as f:
+        rows = yaml.safe_load(f)["releases"]
+    return {r["plans"]: r["version"] for r in rows[:-1]}
+
+
 def verdict(tpc, source, config, plan, tp, sp):
+    release = releases(source).get(plan.split("/")[0])
     cmd = [tpc, "check", "--model", os.path.join(source, "tests", "data", "configs", config), "--plan", plan,
-           "--tp", str(tp), "--format", "json"] + (["--sp"] if sp else [])
+           "--tp", str(tp), "--format", "json"] + (["--sp"] if sp else []) + (["--transformers", release] if release else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode not in (0, 1):
         return "exit%d" % r.returncode

@@ -24,7 +24,7 @@ TEST_SUITE("cli") {
   TEST_CASE("errors exit with 1 and end with a summary") {
     Result r = Tpc("check " + kLlama8B + " --tp 3 --transformers 5.7 --color never");
     CHECK(r.code == 1);
-    CHECK(r.out.rfind("plans/hf/llama.yaml:12:30: error: num_attention_heads (32) is not divisible by tp (3); tp "
+    CHECK(r.out.rfind("plans/hf/llama.yaml:18:30: error: num_attention_heads (32) is not divisible by tp (3); tp "
                       "sizes that work: 1, 2, 4, 8 (in all 32 layers) [heads-not-divisible]\n"
                       "  layers.*.self_attn.q_proj: colwise\n"
                       "                             ^~~~~~~\n",
@@ -51,7 +51,7 @@ TEST_SUITE("cli") {
     CHECK(d["severity"] == "error");
     CHECK(d["code"] == "heads-not-divisible");
     CHECK(d["file"] == "plans/hf/llama.yaml");
-    CHECK(d["line"] == 12);
+    CHECK(d["line"] == 18);
     CHECK(d["column"] == 30);
     REQUIRE(d["notes"].size() == 1);
     CHECK(d["notes"][0]["message"] == "num_attention_heads is set here");
@@ -71,7 +71,7 @@ TEST_SUITE("cli") {
     CHECK(res["ruleId"] == "heads-not-divisible");
     CHECK(res["level"] == "error");
     CHECK(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "plans/hf/llama.yaml");
-    CHECK(res["locations"][0]["physicalLocation"]["region"]["startLine"] == 12);
+    CHECK(res["locations"][0]["physicalLocation"]["region"]["startLine"] == 18);
     CHECK(res["relatedLocations"][0]["message"]["text"] == "num_attention_heads is set here");
   }
 

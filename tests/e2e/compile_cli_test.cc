@@ -31,7 +31,7 @@ TEST_SUITE("compile-cli") {
     nlohmann::json p = nlohmann::json::parse(test::ReadFile(dir / "program.json"));
     CHECK(p["version"] == 2);
     CHECK(p["parameters"].size() == 291);  // 32 x 9 + embed, norm, lm_head
-    CHECK(p["summary"]["collectives"]["all_reduce"] == 64);
+    CHECK(p["summary"]["collectives"]["all_reduce"] == 65);  // 32 x 2 and the vocab-parallel embedding
     CHECK(p["parameters"][2]["name"] == "model.layers.0.self_attn.q_proj.weight");
     CHECK(p["parameters"][2]["local_shape"] == nlohmann::json::array({512, 4096}));
     int files = 0;
@@ -62,17 +62,18 @@ TEST_SUITE("compile-cli") {
   TEST_CASE("a conflicting plan: exit 1, both plan keys named, the old output untouched") {
     TempDir dir;
     std::string plan = test::ReadFile(test::SourcePath("plans/hf/llama.yaml"));
-    size_t at = plan.find("mlp.down_proj: rowwise");
+    const std::string entry = "\n  layers.*.mlp.down_proj: rowwise";  // the entry, not the header's copy
+    size_t at = plan.find(entry);
     REQUIRE(at != std::string::npos);
-    plan.replace(at, 22, "mlp.down_proj: colwise");
+    plan.replace(at, entry.size(), "\n  layers.*.mlp.down_proj: colwise");
     test::WriteFile(dir / "plan.yaml", plan);
     test::WriteFile(dir / "program.json", "previous program\n");
     Result r = Tpc("compile --model tests/data/configs/meta-llama__Llama-3.1-8B --plan " + (dir / "plan.yaml") +
                    " --tp 8 --no-color -o " + (dir / "program.json"));
     CHECK(r.code == 1);
-    CHECK(r.out.find("plan.yaml:18:27: error: 'model.layers.*.mlp.down_proj' (colwise) expects a replicated tensor "
+    CHECK(r.out.find("plan.yaml:24:27: error: 'model.layers.*.mlp.down_proj' (colwise) expects a replicated tensor "
                      "but 'model.layers.*.mlp.act_mul' hands it a tensor sharded on the last dim") != std::string::npos);
-    CHECK(r.out.find("plan.yaml:16:3: note: 'layers.*.mlp.gate_proj' sets that layout here") != std::string::npos);
+    CHECK(r.out.find("plan.yaml:22:3: note: 'layers.*.mlp.gate_proj' sets that layout here") != std::string::npos);
     CHECK(test::ReadFile(dir / "program.json") == "previous program\n");
   }
 
@@ -107,10 +108,12 @@ TEST_SUITE("compile-cli") {
     Result r = Tpc("explain " + kLlama8B + " --tp 8", true);
     CHECK(r.code == 0);
     CHECK(r.out.find("layers 0-31 (identical):\n") != std::string::npos);
-    // The weight column is as wide as its widest cell, "replicate [128256, 4096]" (24), plus 2.
-    CHECK(r.out.find("  self_attn.o_proj          shard(1) [4096, 512]      shard(-1) -> replicate  all_reduce 8 KiB/tok\n") !=
+    // The weight column is as wide as its widest cell, "shard(0) [16032, 4096]" (22), plus 2.
+    CHECK(r.out.find("  self_attn.o_proj          shard(1) [4096, 512]    shard(-1) -> replicate  all_reduce 8 KiB/tok\n") !=
           std::string::npos);
-    CHECK(r.out.find("collectives: 1 all_gather, 64 all_reduce;") != std::string::npos);
+    CHECK(r.out.find("  model.embed_tokens        shard(0) [16032, 4096]  replicate -> replicate  all_reduce 8 KiB/tok\n") !=
+          std::string::npos);
+    CHECK(r.out.find("collectives: 1 all_gather, 65 all_reduce;") != std::string::npos);
   }
 }
 

@@ -81,7 +81,9 @@ TEST_SUITE("sweep") {
         if (!plan) continue;
         ++loaded;
         for (const PlanEntry& pe : plan->entries)
-          if (!FindStyle(v4 ? Dialect::kHfV4 : Dialect::kHfV5, pe.style))
+          // The corpus is 5.7.dev's: a style 5.24 brought back (colwise_rep) is still unknown there.
+          if (const StyleInfo* s = FindStyle(v4 ? Dialect::kHfV4 : Dialect::kHfV5, pe.style);
+              !s || !StyleInRelease(*s, v4 ? "4.57.6" : "5.7.0"))
             (v4 ? unknown_v4 : unknown_v5).push_back(type + ":" + pe.key + "=" + pe.style);
       }
     }

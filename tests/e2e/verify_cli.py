@@ -92,7 +92,8 @@ def main():
     lines = r.stdout.splitlines()
     expect([l.split()[0] for l in lines[1:6]] == ["embedding", "layer", "layer", "final", "logits"],
            f"llama tp 2: report rows {lines}")
-    expect(lines[-1].startswith("ok: the sharded forward at tp 2 (5 collectives, fp32) equals the unsharded one"),
+    # 2 layers x 2 all-reduces, the vocab-parallel embedding's all-reduce, the logits' all-gather.
+    expect(lines[-1].startswith("ok: the sharded forward at tp 2 (6 collectives, fp32) equals the unsharded one"),
            f"llama tp 2: last line {lines[-1:]}")
 
     # Every module compared, replicated KV heads included (ranks 0-1 and 2-3 hold the same head).

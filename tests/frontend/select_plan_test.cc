@@ -25,7 +25,7 @@ struct Selected {
   std::string message;  ///< the first diagnostic's text: the plan-chosen note or the refusal
 };
 
-Selected Select(const std::string& config, const std::string& plan, int tp = 2, int transformers = 5, bool sp = false) {
+Selected Select(const std::string& config, const std::string& plan, int tp, const std::string& transformers, bool sp) {
   SourceManager sm;
   Diagnostics diags(sm);
   std::optional<ModelGraph> model = ParseModel("config.json", config, test::Registry(), diags);
@@ -34,13 +34,17 @@ Selected Select(const std::string& config, const std::string& plan, int tp = 2, 
   req.plan = plan;
   req.tp = tp;
   std::string why;
-  req.transformers = *FindTransformersRelease(std::to_string(transformers), &why);
+  req.transformers = *FindTransformersRelease(transformers, &why);
   req.sequence_parallel = sp;
   Selected s;
   s.plan = SelectPlan(*model, req, diags);
   for (const Diagnostic& d : diags.all()) s.codes.push_back(d.code);
   if (!diags.all().empty()) s.message = diags.all()[0].message;
   return s;
+}
+
+Selected Select(const std::string& config, const std::string& plan, int tp = 2, int transformers = 5, bool sp = false) {
+  return Select(config, plan, tp, std::to_string(transformers), sp);
 }
 
 const PlanEntry* Entry(const Plan& p, const std::string& key) {
@@ -55,7 +59,40 @@ TEST_SUITE("select-plan") {
     REQUIRE(s.plan);
     CHECK(s.codes.empty());
     CHECK(s.plan->meta.name == "hf/llama");
-    CHECK(s.plan->entries.size() == 8);
+    CHECK(s.plan->entries.size() == 9);  // lm_head, embed_tokens (5.24 adds it), 7 in the layers
+  }
+
+  TEST_CASE("hf/<type> by name is the plan of the release asked for: plans/hf57 under 5.7") {
+    Selected now = Select(Config("llama", "LlamaForCausalLM"), "hf/llama");
+    REQUIRE(now.plan);
+    CHECK(now.plan->meta.name == "hf/llama");
+    CHECK(now.codes.empty());
+    REQUIRE(Entry(*now.plan, "embed_tokens"));
+    CHECK(Entry(*now.plan, "embed_tokens")->style == "embedding_rowwise");
+    Selected old = Select(Config("llama", "LlamaForCausalLM"), "hf/llama", 2, "5.7", false);
+    REQUIRE(old.plan);
+    CHECK(old.plan->meta.name == "hf57/llama");
+    CHECK(old.message == "plan hf57/llama: what hf/llama names for transformers 5.7.0");
+    // 5.7 applies the 7 base keys only: no embedding (not injected), no lm_head (post_init drops it).
+    CHECK(old.plan->entries.size() == 7);
+    CHECK_FALSE(Entry(*old.plan, "embed_tokens"));
+    CHECK_FALSE(Entry(*old.plan, "lm_head"));
+    // A name no older set overrides stays as it is; other names are never mapped.
+    Selected nemo = Select(Config("llama", "LlamaForCausalLM"), "nemo/llama", 2, "5.7", false);
+    REQUIRE(nemo.plan);
+    CHECK(nemo.plan->meta.name == "nemo/llama");
+  }
+
+  TEST_CASE("auto under 5.7: NeMo reads the class's lm_head plan that 5.7 itself leaves out") {
+    // hf57/mistral applies only the base plan, but get_hf_tp_shard_plan merges type(model)._tp_plan
+    // first (automodel.md §1.3): its lm_head colwise_gather_output is rejected as under 5.24.
+    Selected s = Select(Config("mistral", "MistralForCausalLM"), "auto", 2, "5.7", false);
+    REQUIRE(s.plan);
+    CHECK(s.plan->meta.name == "nemo/default");
+    CHECK(s.message == "plan nemo/default: NeMo AutoModel's default base plan, because no optimized plan is "
+                       "registered for 'MistralForCausalLM' and the Hugging Face plan hf57/mistral uses style "
+                       "'colwise_gather_output' on 'lm_head', which NeMo AutoModel's translator rejects (Unknown "
+                       "parallel style)");
   }
 
   TEST_CASE("a bundled plan by name, even one registered for another class") {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "frontend/releases.h"
 #include "test_util.h"
 
 namespace tpc {
@@ -19,15 +20,38 @@ TEST_SUITE("styles") {
   }
 
   TEST_CASE("the v4 vocabulary under hf-v5 names the rename") {
-    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_rep\n", test::Opts(2, Dialect::kHfV5));
+    test::CheckRun run = CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.mlp.down_proj: local_rowwise\n",
+                                    test::Opts(2, Dialect::kHfV5));
     CHECK(run.text ==
-          "plan.yaml:1:10: error: unknown style 'colwise_rep' for dialect hf-v5; transformers 5.1 renamed it "
-          "'colwise_gather_output' [unknown-style]\n"
-          "lm_head: colwise_rep\n"
-          "         ^~~~~~~~~~~\n");
+          "plan.yaml:1:31: error: unknown style 'local_rowwise' for dialect hf-v5; transformers 5.1 renamed it "
+          "'rowwise' [unknown-style]\n"
+          "model.layers.*.mlp.down_proj: local_rowwise\n"
+          "                              ^~~~~~~~~~~~~\n");
     test::CheckRun v4 = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_gather_output\n", test::Opts(2, Dialect::kHfV4));
     CHECK(v4.text.find("unknown style 'colwise_gather_output' for dialect hf-v4; before transformers 5.1 it was "
                        "'colwise_rep'") != std::string::npos);
+  }
+
+  TEST_CASE("the hf-v5 vocabulary is the release's: colwise_rep from 5.24, ep_router until it") {
+    CheckOptions o57 = test::Opts(2, Dialect::kHfV5);
+    std::string why;
+    o57.transformers = *FindTransformersRelease("5.7", &why);
+    test::CheckRun old = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_rep\n", o57);
+    CHECK(old.text ==
+          "plan.yaml:1:10: error: style 'colwise_rep' is not in the vocabulary of transformers 5.7.0: the first "
+          "release tpc knows with it is 5.24.0; transformers 5.1 renamed it 'colwise_gather_output' [unknown-style]\n"
+          "lm_head: colwise_rep\n"
+          "         ^~~~~~~~~~~\n");
+    // 5.24 registers colwise_rep again, as colwise_gather_output: the logits gathered, nothing to say.
+    test::CheckRun now = CheckTexts(kTinyLlama, "plan.yaml", "lm_head: colwise_rep\n", test::Opts(2, Dialect::kHfV5));
+    CHECK(now.ok);
+    CHECK(now.text.empty());
+    test::CheckRun router = CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.mlp: ep_router\n",
+                                       test::Opts(2, Dialect::kHfV5));
+    CHECK(router.text.rfind("plan.yaml:1:21: error: style 'ep_router' is not in the vocabulary of transformers "
+                            "5.24.0: transformers 5.24.0 no longer has it [unknown-style]\n",
+                            0) == 0);
+    CHECK(CheckTexts(kTinyLlama, "plan.yaml", "model.layers.*.mlp: ep_router\n", o57).ok);
   }
 
   TEST_CASE("a style of another dialect says which") {

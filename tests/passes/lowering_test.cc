@@ -44,7 +44,7 @@ TEST_SUITE("lowering") {
     CHECK(ChunkOf(6, 3, 1, 100).start == 102);
   }
 
-  TEST_CASE("Llama-3.1-405B, HF plan + colwise_gather_output lm_head, tp 8") {
+  TEST_CASE("Llama-3.1-405B, HF plan (5.24: vocab-parallel embedding) + colwise_gather_output lm_head, tp 8") {
     Compiled c = CompileFiles("meta-llama__Llama-3.1-405B", "plans/hf/llama.yaml", Tp(8));
     REQUIRE(c.program);
     const Program& p = *c.program;
@@ -61,22 +61,26 @@ TEST_SUITE("lowering") {
     CHECK(Param(p, "model.layers.0.self_attn.o_proj.weight").LocalShape(0) == Shape{16384, 2048});
     CHECK(Param(p, "model.layers.125.mlp.down_proj.weight").LocalShape(7) == Shape{16384, 6656});  // 53248 / 8
     CHECK(Param(p, "lm_head.weight").LocalShape(0) == Shape{16032, 16384});                        // 128256 / 8
-    CHECK(Param(p, "model.embed_tokens.weight").placement == kRep);
-    CHECK(Param(p, "model.embed_tokens.weight").ranks.empty());
+    // embedding_rowwise, which transformers 5.24 adds to the plan: vocab rows, 128256 / 8.
+    CHECK(Param(p, "model.embed_tokens.weight").placement == kShard0);
+    CHECK(Param(p, "model.embed_tokens.weight").LocalShape(7) == Shape{16032, 16384});
+    CHECK(Param(p, "model.embed_tokens.weight").ranks[7][0].start == 7 * 16032);
     CHECK(Param(p, "model.norm.weight").placement == kRep);
     CHECK(Param(p, "model.layers.3.post_attention_layernorm.weight").placement == kRep);
 
-    REQUIRE(p.collectives.size() == 253);
-    CHECK(Count(p, CollectiveKind::kAllReduce) == 252);  // o_proj and down_proj in 126 layers
-    for (size_t i = 0; i < 252; ++i) {
+    REQUIRE(p.collectives.size() == 254);
+    CHECK(Count(p, CollectiveKind::kAllReduce) == 253);  // the embedding, o_proj and down_proj in 126 layers
+    for (size_t i = 0; i < 253; ++i) {
       CHECK(p.collectives[i].kind == CollectiveKind::kAllReduce);
       CHECK(p.collectives[i].bytes_per_token == 16384 * 2);
     }
-    CHECK(p.collectives[0].after == "model.layers.0.self_attn.o_proj");
-    CHECK(p.collectives[0].before == "model.layers.0.attn_residual");
-    CHECK(p.collectives[1].after == "model.layers.0.mlp.down_proj");
-    CHECK(p.collectives[251].after == "model.layers.125.mlp.down_proj");
-    const Collective& logits = p.collectives[252];
+    CHECK(p.collectives[0].after == "model.embed_tokens");  // the masked partial lookups summed
+    CHECK(p.collectives[0].before == "model.layers.0.input_layernorm");
+    CHECK(p.collectives[1].after == "model.layers.0.self_attn.o_proj");
+    CHECK(p.collectives[1].before == "model.layers.0.attn_residual");
+    CHECK(p.collectives[2].after == "model.layers.0.mlp.down_proj");
+    CHECK(p.collectives[252].after == "model.layers.125.mlp.down_proj");
+    const Collective& logits = p.collectives[253];
     CHECK(logits.kind == CollectiveKind::kAllGather);
     CHECK(logits.after == "lm_head");
     CHECK(logits.bytes_per_token == 128256 * 2);
@@ -90,17 +94,17 @@ TEST_SUITE("lowering") {
     CHECK(p.attributes[1].value == 1);
 
     const int64_t H = 16384, V = 128256, I = 53248, L = 126, KV = 1024;
-    int64_t rank0 = 2 * (V * H + (2 * L + 1) * H + L * (2 * H * H / 8 + 2 * KV * H / 8 + 3 * I * H / 8) + V / 8 * H);
+    int64_t rank0 = 2 * (V / 8 * H + (2 * L + 1) * H + L * (2 * H * H / 8 + 2 * KV * H / 8 + 3 * I * H / 8) + V / 8 * H);
     int64_t total = 2 * (2 * V * H + (2 * L + 1) * H + L * (2 * H * H + 2 * KV * H + 3 * I * H));
     CHECK(p.summary.param_bytes_per_rank[0] == rank0);
     CHECK(p.summary.param_bytes_per_rank[7] == rank0);
     CHECK(p.summary.param_bytes_total == total);
-    CHECK(p.summary.traffic_bytes_per_token == 252 * 32768 + 256512);
+    CHECK(p.summary.traffic_bytes_per_token == 253 * 32768 + 256512);
     CHECK(p.summary.layer_traffic_bytes_per_token == 2 * 32768);
     // Ring: all-reduce sends 2(n-1)/n of the tensor, all-gather (n-1)/n.
-    CHECK(p.summary.send_bytes_per_token == doctest::Approx(252 * 2 * 7.0 / 8 * 32768 + 7.0 / 8 * 256512));
-    // 253 launches of 6.6 us, 252 x 14 + 7 hops of 0.6 us, over 4096 tokens; plus bytes at 450 GB/s.
-    double us = (253 * 6.6 + (252 * 14 + 7) * 0.6) / 4096 + (252 * 1.75 * 32768 + 0.875 * 256512) / 450e3;
+    CHECK(p.summary.send_bytes_per_token == doctest::Approx(253 * 2 * 7.0 / 8 * 32768 + 7.0 / 8 * 256512));
+    // 254 launches of 6.6 us, 253 x 14 + 7 hops of 0.6 us, over 4096 tokens; plus bytes at 450 GB/s.
+    double us = (254 * 6.6 + (253 * 14 + 7) * 0.6) / 4096 + (253 * 1.75 * 32768 + 0.875 * 256512) / 450e3;
     CHECK(p.summary.comm_us_per_token == doctest::Approx(us));
   }
 
@@ -111,30 +115,43 @@ TEST_SUITE("lowering") {
     REQUIRE(c.program);
     const Program& p = *c.program;
     CHECK(Count(p, CollectiveKind::kAllReduce) == 0);
-    CHECK(Count(p, CollectiveKind::kReduceScatter) == 252);
+    // The vocab-parallel embedding's partial sums reduce-scatter into sequence shards, then o_proj
+    // and down_proj in 126 layers.
+    CHECK(Count(p, CollectiveKind::kReduceScatter) == 253);
+    CHECK(p.collectives[0].kind == CollectiveKind::kReduceScatter);
+    CHECK(p.collectives[0].after == "model.embed_tokens");
+    CHECK(p.collectives[0].to == Layout::kShardSeq);
     // One gather per norm output feeding q/k/v or gate/up (252), one of the final norm for lm_head,
     // and the logits.
     CHECK(Count(p, CollectiveKind::kAllGather) == 254);
-    const Collective& c0 = p.collectives[0];
+    const Collective& c0 = p.collectives[1];
     CHECK(c0.kind == CollectiveKind::kAllGather);
     CHECK(c0.after == "model.layers.0.input_layernorm");
     CHECK(c0.before == "model.layers.0.self_attn.q_proj");
     CHECK(c0.from == Layout::kShardSeq);
     CHECK(c0.to == Layout::kReplicate);
     CHECK(c0.bytes_per_token == 32768);
-    CHECK(p.collectives[1].kind == CollectiveKind::kReduceScatter);
-    CHECK(p.collectives[1].after == "model.layers.0.self_attn.o_proj");
-    CHECK(p.collectives[1].to == Layout::kShardSeq);
-    CHECK(p.collectives[2].after == "model.layers.0.post_attention_layernorm");
-    CHECK(p.collectives[3].after == "model.layers.0.mlp.down_proj");
-    CHECK(p.collectives[504].after == "model.norm");
-    CHECK(p.collectives[504].before == "lm_head");
-    CHECK(p.collectives[505].after == "lm_head");
-    // The embedding output is sliced locally into sequence shards: no traffic.
-    CHECK(p.steps[0].local_slice);
-    CHECK(p.steps[0].out == Layout::kShardSeq);
-    // Same bytes on the wire as the all-reduces, in two halves.
-    CHECK(p.summary.send_bytes_per_token == doctest::Approx(504 * 7.0 / 8 * 32768 + 7.0 / 8 * (32768 + 256512)));
+    CHECK(p.collectives[2].kind == CollectiveKind::kReduceScatter);
+    CHECK(p.collectives[2].after == "model.layers.0.self_attn.o_proj");
+    CHECK(p.collectives[2].to == Layout::kShardSeq);
+    CHECK(p.collectives[3].after == "model.layers.0.post_attention_layernorm");
+    CHECK(p.collectives[4].after == "model.layers.0.mlp.down_proj");
+    CHECK(p.collectives[505].after == "model.norm");
+    CHECK(p.collectives[505].before == "lm_head");
+    CHECK(p.collectives[506].after == "lm_head");
+    CHECK_FALSE(p.steps[0].local_slice);
+    // Same bytes on the wire as the all-reduces, in two halves: 252 layer pairs, the embedding's
+    // reduce-scatter, the final norm's gather and the logits.
+    CHECK(p.summary.send_bytes_per_token ==
+          doctest::Approx(504 * 7.0 / 8 * 32768 + 7.0 / 8 * (32768 + 32768 + 256512)));
+
+    // Under transformers 5.7 (plans/hf57) the embedding stays whole: its replicated output is sliced
+    // locally into sequence shards, with no traffic.
+    Compiled old = CompileFiles("meta-llama__Llama-3.1-405B", "plans/hf57/llama.yaml", o);
+    REQUIRE(old.program);
+    CHECK(old.program->steps[0].local_slice);
+    CHECK(old.program->steps[0].out == Layout::kShardSeq);
+    CHECK(Count(*old.program, CollectiveKind::kReduceScatter) == 252);
   }
 
   TEST_CASE("--lora: NeMo's adapter placements and the low-rank collectives") {
@@ -166,12 +183,15 @@ TEST_SUITE("lowering") {
     // Per layer: lora_A outputs of q, k, v, gate, up all-gathered; of o and down reduce-scattered.
     CHECK(Count(p, CollectiveKind::kAllGather) == 32 * 5 + 1);
     CHECK(Count(p, CollectiveKind::kReduceScatter) == 32 * 2);
-    CHECK(Count(p, CollectiveKind::kAllReduce) == 32 * 2);
-    CHECK(p.collectives[0].after == "model.layers.0.self_attn.q_proj.lora_A");
-    CHECK(p.collectives[0].bytes_per_token == 16 * 2);
-    CHECK(p.collectives[3].kind == CollectiveKind::kReduceScatter);
-    CHECK(p.collectives[3].after == "model.layers.0.self_attn.o_proj.lora_A");
-    CHECK(p.collectives[4].kind == CollectiveKind::kAllReduce);
+    // The embedding's (embedding_rowwise: no adapter, one all-reduce of 4096 x 2 bytes) comes first.
+    CHECK(Count(p, CollectiveKind::kAllReduce) == 32 * 2 + 1);
+    CHECK(p.collectives[0].after == "model.embed_tokens");
+    CHECK(p.collectives[0].bytes_per_token == 4096 * 2);
+    CHECK(p.collectives[1].after == "model.layers.0.self_attn.q_proj.lora_A");
+    CHECK(p.collectives[1].bytes_per_token == 16 * 2);
+    CHECK(p.collectives[4].kind == CollectiveKind::kReduceScatter);
+    CHECK(p.collectives[4].after == "model.layers.0.self_attn.o_proj.lora_A");
+    CHECK(p.collectives[5].kind == CollectiveKind::kAllReduce);
 
     // A biased projection (Qwen2.5's q/k/v) gets its adapters too: 28 layers x 7 linears x 2.
     Compiled qwen = CompileFiles("Qwen__Qwen2.5-7B", "plans/hf/llama.yaml", o);
@@ -218,12 +238,14 @@ TEST_SUITE("lowering") {
     CHECK(Param(p, "model.layers.0.self_attn.o_proj.weight").LocalShape(0) == Shape{3072, 768});
     CHECK(p.attributes.empty());
     CHECK(Count(p, CollectiveKind::kAllGather) == 32 * 2 + 1);
-    CHECK(Count(p, CollectiveKind::kAllReduce) == 32 * 2);
-    CHECK(p.collectives[0].after == "model.layers.0.self_attn.qkv_proj");
-    CHECK(p.collectives[0].bytes_per_token == 9216 * 2);
-    CHECK(p.collectives[1].after == "model.layers.0.self_attn.o_proj");
-    CHECK(p.collectives[1].bytes_per_token == 3072 * 2);
-    CHECK(p.collectives[2].bytes_per_token == 2 * 8192 * 2);  // gathered [gate | up]
+    CHECK(Count(p, CollectiveKind::kAllReduce) == 32 * 2 + 1);  // and the vocab-parallel embedding's
+    CHECK(p.collectives[0].after == "model.embed_tokens");
+    CHECK(p.collectives[0].bytes_per_token == 3072 * 2);
+    CHECK(p.collectives[1].after == "model.layers.0.self_attn.qkv_proj");
+    CHECK(p.collectives[1].bytes_per_token == 9216 * 2);
+    CHECK(p.collectives[2].after == "model.layers.0.self_attn.o_proj");
+    CHECK(p.collectives[2].bytes_per_token == 3072 * 2);
+    CHECK(p.collectives[3].bytes_per_token == 2 * 8192 * 2);  // gathered [gate | up]
     CHECK(p.collectives.back().bytes_per_token == 32064 * 2);
   }
 
@@ -244,11 +266,12 @@ TEST_SUITE("lowering") {
     CHECK(down.placement == Placement{Placement::kShard, 2});
     CHECK(down.LocalShape(0) == Shape{8, 4096, 1792});
     CHECK(Param(p, "model.layers.0.mlp.gate.weight").placement == kRep);
-    CHECK(Count(p, CollectiveKind::kAllReduce) == 64);
+    CHECK(Count(p, CollectiveKind::kAllReduce) == 64 + 1);  // 32 layers x 2, and the embedding
     CHECK(Count(p, CollectiveKind::kAllGather) == 1);
-    CHECK(p.collectives[1].after == "model.layers.0.mlp.experts");
-    CHECK(p.collectives[1].before == "model.layers.0.mlp_residual");
-    CHECK(p.collectives[1].bytes_per_token == 4096 * 2);
+    CHECK(p.collectives[0].after == "model.embed_tokens");
+    CHECK(p.collectives[2].after == "model.layers.0.mlp.experts");
+    CHECK(p.collectives[2].before == "model.layers.0.mlp_residual");
+    CHECK(p.collectives[2].bytes_per_token == 4096 * 2);
   }
 
   TEST_CASE("a torch SP plan: each colwise input hook gathers for itself, rowwise outputs reduce-scatter") {
