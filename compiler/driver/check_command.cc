@@ -31,7 +31,7 @@ int RunCheckCommand(const CheckRequest& req, std::ostream& out, std::ostream& er
   CheckOptions options = req.options;
   options.dialect = ChooseDialect(in->plan, req.dialect_given, options.dialect);
   options.sequence_parallel = plan_req.sequence_parallel;
-  options.transformers = plan_req.transformers;
+  options.transformers = EffectiveRelease(plan_req, options.dialect);
   RunCheck(in->model, in->plan, options, diags);
   Emit(diags, req, RunContext(in->model, options.tp, options.dialect, options.transformers), out);
   return diags.has_errors() ? kExitErrors : kExitOk;

@@ -23,7 +23,7 @@ int RunCompileCommand(const CompileRequest& req, std::ostream& out, std::ostream
   CompileOptions options = req.options;
   options.check.dialect = ChooseDialect(in->plan, req.dialect_given, options.check.dialect);
   options.check.sequence_parallel = options.sequence_parallel;
-  options.check.transformers = plan_req.transformers;
+  options.check.transformers = EffectiveRelease(plan_req, options.check.dialect);
   if (in->plan.meta.sp_mode == SpMode::kIgnored) options.sequence_parallel = false;  // as the seed runs it
   std::string context = RunContext(in->model, options.check.tp, options.check.dialect, options.check.transformers);
   std::optional<Program> program = Compile(in->model, in->plan, options, diags);

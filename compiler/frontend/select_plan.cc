@@ -192,4 +192,11 @@ std::optional<Plan> SelectPlan(const ModelGraph& model, const PlanRequest& req, 
   return Selector(model, req, diags).Run();
 }
 
+RuntimeRelease EffectiveRelease(const PlanRequest& req, Dialect dialect) {
+  if (req.transformers_given || dialect != Dialect::kHfV4 || req.transformers.major < 5) return req.transformers;
+  std::string why;
+  std::optional<RuntimeRelease> newest4 = FindTransformersRelease("4", &why);
+  return newest4 ? *newest4 : req.transformers;
+}
+
 }  // namespace tpc

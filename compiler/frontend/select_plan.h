@@ -17,7 +17,12 @@ struct PlanRequest {
   int tp = 1;
   bool sequence_parallel = false;
   RuntimeRelease transformers;  ///< --transformers: the release whose _tp_plan the model carries
+  bool transformers_given = false;  ///< --transformers was given (else `transformers` is the newest)
 };
+
+/// The release whose behaviour the checks model: the one asked for, or when none was asked and
+/// the plan speaks transformers 4's dialect (hf-v4), the newest 4.x release tpc knows.
+RuntimeRelease EffectiveRelease(const PlanRequest& req, Dialect dialect);
 
 /// The plan `--plan ARG` names: a file, else a bundled plan, else an unknown-plan error (with a
 /// did-you-mean over the bundled names) and nullopt.

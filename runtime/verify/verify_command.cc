@@ -206,7 +206,7 @@ int Prepare(const VerifyRequest& req, Prepared* p, std::ostream& err) {
   opts.check.kv_replication = req.kv_replication;
   opts.check.sequence_parallel = opts.sequence_parallel = req.sequence_parallel;
   opts.check.dialect = ChooseDialect(in->plan, false, opts.check.dialect);
-  opts.check.transformers = plan.transformers;
+  opts.check.transformers = EffectiveRelease(plan, opts.check.dialect);
   if (in->plan.meta.sp_mode == SpMode::kIgnored) opts.sequence_parallel = false;
   std::string context = RunContext(in->model, req.tp, opts.check.dialect, opts.check.transformers);
   // A plan the checks reject is still run, to show where its arithmetic goes wrong; it never passes.

@@ -21,6 +21,15 @@ TEST_SUITE("cli") {
     CHECK(r.out == "ok: 0 errors, 0 warnings (llama, 32 layers, tp 8, dialect hf-v5, transformers 5.24.0)\n");
   }
 
+  TEST_CASE("a transformers 4 plan assumes the newest 4.x release unless --transformers says otherwise") {
+    std::string hf4 = "check --model tests/data/configs/meta-llama__Llama-3.1-8B --plan hf4/llama --tp 8";
+    Result r = Tpc(hf4);
+    CHECK(r.code == 0);
+    CHECK(r.out == "ok: 0 errors, 0 warnings (llama, 32 layers, tp 8, dialect hf-v4, transformers 4.57.6)\n");
+    CHECK(Tpc(hf4 + " --transformers 5.24").out ==
+          "ok: 0 errors, 0 warnings (llama, 32 layers, tp 8, dialect hf-v4, transformers 5.24.0)\n");
+  }
+
   TEST_CASE("errors exit with 1 and end with a summary") {
     Result r = Tpc("check " + kLlama8B + " --tp 3 --transformers 5.7 --color never");
     CHECK(r.code == 1);

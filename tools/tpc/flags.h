@@ -79,7 +79,7 @@ std::vector<Flag> InputFlags(Request& req, InputState& in, bool model_required) 
          std::optional<tpc::RuntimeRelease> r = tpc::FindTransformersRelease(v, &why);
          if (!r) return why;
          req.plan.transformers = *r;
-         in.transformers_given = true;
+         req.plan.transformers_given = in.transformers_given = true;
          return "";
        }},
       StringFlag({"--arch-dir"}, "DIR", "extra architecture templates, overriding the bundled ones", &req.arch_dir),
