@@ -235,6 +235,11 @@ TEST_SUITE("release verdicts") {
     REQUIRE(c["plan"] == "ep");
     CHECK(c["outcomes"]["5.7.0"]["outcome"] == "crash");
     CHECK(c["outcomes"]["5.24.0"]["outcome"] == "crash");
+    // Each crash is the expert-count rule, not an earlier refusal of the layout (5.24 once stopped at
+    // "`ep_size` must divide `fsdp_size * tp_size`" before splitting anything).
+    CHECK(c["outcomes"]["5.7.0"]["message"].get<std::string>().find("8 % 3 != 0") != std::string::npos);
+    CHECK(c["outcomes"]["5.24.0"]["message"].get<std::string>().find("Cannot evenly shard 8 experts across 3") !=
+          std::string::npos);
     // transformers' expert-parallel plan for qwen3_moe (Qwen3MoeConfig.base_model_ep_plan): each rank
     // a contiguous block of experts. 5.24 replaced ep_router + moe_tp_experts by ep_dispatch_experts.
     json plan57 = {{"layers.*.mlp.gate", "ep_router"},
