@@ -317,7 +317,14 @@ class Loader {
 
 bool LoadShards(const Program& program, const std::string& weights_dir, Communicator& comm, const LoadOptions& opts,
                 LoadedShards* out, Diagnostics& diags) {
-  return Loader(program, weights_dir, comm, opts, out, diags).Run();
+  if (Loader(program, weights_dir, comm, opts, out, diags).Run()) return true;
+  // Not the tensors read before the failure, nor the half of one a short read left: a caller that
+  // ignores the result finds nothing to use. The device memory stays with `out` (a peer's transfer
+  // into it may still be pending on a broken communicator; freeing it here could wait on that).
+  out->tensors.clear();
+  out->bytes = 0;
+  out->sha256.clear();
+  return false;
 }
 
 }  // namespace tpc
