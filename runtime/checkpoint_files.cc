@@ -4,12 +4,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
 #include "runtime/mapped_window.h"
 
 namespace tpc {
+namespace {
+
+std::atomic<BeforeReadHook> g_before_read{nullptr};
+
+}  // namespace
+
 CheckpointFiles::CheckpointFiles(const std::string& dir, const std::vector<std::string>& rel) {
   for (const std::string& f : rel) {
     paths_.push_back(dir + "/" + f);
@@ -28,6 +35,7 @@ bool CheckpointFiles::Read(int f, uint64_t offset, uint8_t* to, uint64_t n, Diag
 }
 
 std::string CheckpointFiles::Pread(int f, uint64_t offset, uint8_t* to, uint64_t n) const {
+  if (BeforeReadHook hook = g_before_read.load()) hook(paths_[static_cast<size_t>(f)], offset, n);
   int fd = fds_[static_cast<size_t>(f)];
   uint64_t done = 0;
   std::string reason = fd < 0 ? std::strerror(errno) : "";
@@ -81,5 +89,7 @@ bool ReadTensor(const CheckpointFiles& files, const OutTensor& t, uint64_t windo
   out->assign(t.bytes, 0);
   return ReadTensor(files, t, window, out->data(), diags);
 }
+
+void SetBeforeReadHookForTesting(BeforeReadHook hook) { g_before_read.store(hook); }
 
 }  // namespace tpc

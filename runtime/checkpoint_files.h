@@ -47,6 +47,13 @@ bool ReadTensor(const CheckpointFiles& files, const OutTensor& t, uint64_t windo
 bool ReadTensor(const CheckpointFiles& files, const OutTensor& t, uint64_t window, std::vector<uint8_t>* out,
                 Diagnostics& diags);
 
+/// Called with a file's path before each ranged read (Read, Pread) of `n` bytes at `offset`.
+using BeforeReadHook = void (*)(const std::string& path, uint64_t offset, uint64_t n);
+
+/// Tests only: a hook that can cut a checkpoint short after the load is planned and before its
+/// bytes are read; nullptr removes it.
+void SetBeforeReadHookForTesting(BeforeReadHook hook);
+
 }  // namespace tpc
 
 #endif  // TPC_RUNTIME_CHECKPOINT_FILES_H_
