@@ -21,6 +21,7 @@ CheckpointFiles::CheckpointFiles(const std::string& dir, const std::vector<std::
   for (const std::string& f : rel) {
     paths_.push_back(dir + "/" + f);
     fds_.push_back(::open(paths_.back().c_str(), O_RDONLY | O_CLOEXEC));
+    open_errors_.push_back(fds_.back() < 0 ? errno : 0);  // errno itself is long gone by the first read
   }
 }
 
@@ -38,7 +39,7 @@ std::string CheckpointFiles::Pread(int f, uint64_t offset, uint8_t* to, uint64_t
   if (BeforeReadHook hook = g_before_read.load()) hook(paths_[static_cast<size_t>(f)], offset, n);
   int fd = fds_[static_cast<size_t>(f)];
   uint64_t done = 0;
-  std::string reason = fd < 0 ? std::strerror(errno) : "";
+  std::string reason = fd < 0 ? std::strerror(open_errors_[static_cast<size_t>(f)]) : "";
   while (fd >= 0 && done < n) {
     ssize_t got = ::pread(fd, to + done, n - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
@@ -50,7 +51,7 @@ std::string CheckpointFiles::Pread(int f, uint64_t offset, uint8_t* to, uint64_t
     }
     done += static_cast<uint64_t>(got);
   }
-  return done == n ? "" : reason.empty() ? "cannot open it" : reason;
+  return done == n ? "" : reason;
 }
 
 bool CheckpointFiles::Report(int f, uint64_t offset, uint64_t n, const std::string& reason, Diagnostics& diags) const {

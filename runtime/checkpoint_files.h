@@ -17,7 +17,7 @@ namespace tpc {
 class CheckpointFiles {
  public:
   /// Opens `dir`/f for each f of `rel` (ShardPlan::files); a file that cannot be opened fails at
-  /// its first read.
+  /// its first read, with the reason open gave.
   CheckpointFiles(const std::string& dir, const std::vector<std::string>& rel);
   ~CheckpointFiles();
   CheckpointFiles(const CheckpointFiles&) = delete;
@@ -36,6 +36,7 @@ class CheckpointFiles {
  private:
   std::vector<std::string> paths_;
   std::vector<int> fds_;
+  std::vector<int> open_errors_;  // errno of a failed open, else 0
 };
 
 /// Fills `into` (t.bytes bytes) with `t`'s runs: those shorter than `window` come out of reads of

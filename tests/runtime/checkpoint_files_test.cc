@@ -1,9 +1,11 @@
-// A checkpoint cut short after LoadShards has planned from its headers and before it reads the
-// bytes (a test hook truncates it at the first read): every rank ends with an error naming the
-// file, the offset of the read and the byte the file now ends at, and holds no tensor.
+// Reads of the checkpoint that fail: a file that cannot be opened, and one cut short after
+// LoadShards has planned from its headers and before it reads the bytes (a test hook truncates it
+// at the first read), where every rank ends with an error naming the file, the offset of the read
+// and the byte the file now ends at, and holds no tensor.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <mutex>
 
 #include "runtime/checkpoint_files.h"
@@ -73,6 +75,19 @@ struct EmbedRead {
 constexpr EmbedRead kRank1Embed[] = {{2, 40, 40}, {4, 24, 24}};
 
 TEST_SUITE("checkpoint files") {
+  TEST_CASE("a file that cannot be opened fails its first read with the reason open gave") {
+    TempDir tmp;
+    CheckpointFiles files(tmp.path.string(), {"missing.safetensors"});
+    errno = 0;  // what the calls between the open and the read leave there
+    SourceManager sources;
+    Diagnostics diags(sources);
+    uint8_t b[4];
+    CHECK_FALSE(files.Read(0, 8, b, 4, diags));
+    REQUIRE(diags.all().size() == 1);
+    CHECK(diags.all()[0].message == "cannot read 4 bytes of '" + (tmp.path / "missing.safetensors").string() +
+                                        "' at offset 8: No such file or directory");
+  }
+
   TEST_CASE("--source local: a checkpoint cut short while rank 1 reads it ends every rank with rank 1's error") {
     for (EmbedRead read : kRank1Embed)
       for (uint64_t kept : {read.n / 2, uint64_t{0}}) {
