@@ -3,10 +3,8 @@
 // at the first read), where every rank ends with an error naming the file, the offset of the read
 // and the byte the file now ends at, and holds no tensor.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 
 #include "runtime/checkpoint_files.h"
 #include "runtime/load_fixture.h"
@@ -16,47 +14,6 @@ namespace {
 
 using namespace load_fixture;  // NOLINT: the fixture is this file's vocabulary
 namespace fs = std::filesystem;
-
-std::mutex g_mu;
-std::string g_cut_path;  // the file the hook truncates, once, at its first read; "" after
-uint64_t g_cut_to = 0;   // to this many bytes
-
-void CutAtFirstRead(const std::string& path, uint64_t, uint64_t) {
-  std::lock_guard lock(g_mu);
-  if (path != g_cut_path) return;
-  CHECK(truncate(path.c_str(), static_cast<off_t>(g_cut_to)) == 0);
-  g_cut_path.clear();
-}
-
-// Sets the hook for one load and removes it after, whatever the load did.
-struct CutOnce {
-  CutOnce(const fs::path& path, uint64_t to) {
-    g_cut_path = path.string();
-    g_cut_to = to;
-    SetBeforeReadHookForTesting(CutAtFirstRead);
-  }
-  ~CutOnce() {
-    SetBeforeReadHookForTesting(nullptr);
-    g_cut_path.clear();
-  }
-  bool fired() const { return g_cut_path.empty(); }
-};
-
-// Where a safetensors file's data starts: 8 + the little-endian length in its first 8 bytes.
-uint64_t DataStart(const fs::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  unsigned char head[8] = {};
-  f.read(reinterpret_cast<char*>(head), 8);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = n << 8 | head[i];
-  return 8 + n;
-}
-
-std::string ShortRead(const fs::path& file, uint64_t n, uint64_t offset, uint64_t ends_at) {
-  return "cannot read " + std::to_string(n) + " bytes of '" + file.string() + "' at offset " + std::to_string(offset) +
-         ": it ended at byte " + std::to_string(ends_at) +
-         " while being read (was it truncated or rewritten during the run?)";
-}
 
 void CheckHoldsNothing(const RankRun& run) {
   CHECK_FALSE(run.ok);
