@@ -21,6 +21,15 @@ std::string Text(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
 std::string_view Chars(const Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
+// The first error a rank shares after rank `k` told it of `error` (the status messages of
+// --source root), as FirstError renders it.
+std::string Relayed(size_t k, const std::string& error) {
+  SourceManager sources;
+  Diagnostics diags(sources);
+  diags.Report(DiagId::kLoadRankFailed, NoLoc(), {std::to_string(k), error});
+  return FirstError(diags);
+}
+
 // Rank 0's verdict (empty: all good) to every rank, which reports it.
 bool Conclude(VerifyContext& ctx, const char* mode, std::string verdict) {
   Bytes v(verdict.begin(), verdict.end());
@@ -120,11 +129,16 @@ bool Agree(VerifyContext& ctx) {
   std::vector<Bytes> all;
   if (!ctx.comm.AllGather(View(mine), &all, &error)) return CommFailed(ctx, error), false;
   bool ok = mine.empty();
+  size_t me = static_cast<size_t>(ctx.comm.rank());
+  // Whether rank r's error is rank k's, relayed: reported once, by the ranks that heard of it, and
+  // neither echoed back to k nor reported a second time by a rank that already did.
+  auto relays = [&](size_t r, size_t k) { return !all[k].empty() && Text(all[r]) == Relayed(k, Text(all[k])); };
   for (size_t r = 0; r < all.size(); ++r) {
     if (all[r].empty()) continue;
     ok = false;
-    if (static_cast<int>(r) != ctx.comm.rank())
-      ctx.diags.Report(DiagId::kLoadRankFailed, NoLoc(), {std::to_string(r), Text(all[r])});
+    bool known = r == me || relays(me, r);
+    for (size_t k = 0; k < all.size() && !known; ++k) known = k != r && relays(r, k);
+    if (!known) ctx.diags.Report(DiagId::kLoadRankFailed, NoLoc(), {std::to_string(r), Text(all[r])});
   }
   return ok;
 }

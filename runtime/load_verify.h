@@ -26,7 +26,8 @@ std::string FirstError(const Diagnostics& diags);
 /// Reports a failed communication and marks the context broken.
 void CommFailed(VerifyContext& ctx, const std::string& error);
 
-/// Every rank shares its first error (or none); each reports the others' errors. True when no rank
+/// Every rank shares its first error (or none); each reports the others' errors, except those that
+/// relay an error of another rank it has already reported or that is its own. True when no rank
 /// has one.
 bool Agree(VerifyContext& ctx);
 

@@ -1,17 +1,12 @@
 #include "runtime/loader.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 
+#include "runtime/checkpoint_files.h"
 #include "runtime/device_loader.h"
 #include "runtime/load_verify.h"
-#include "runtime/mapped_window.h"
 #include "runtime/shard_plan.h"
 #include "support/limits.h"
 
@@ -23,86 +18,6 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 SourceLoc FileLoc(Diagnostics& diags, const std::string& path) { return {diags.sources().AddPath(path), 0, 0, 0}; }
-
-// The checkpoint files of a plan, open for pread.
-class Files {
- public:
-  Files(const std::string& dir, const std::vector<std::string>& rel) {
-    for (const std::string& f : rel) {
-      paths_.push_back(dir + "/" + f);
-      fds_.push_back(::open(paths_.back().c_str(), O_RDONLY | O_CLOEXEC));
-    }
-  }
-  ~Files() {
-    for (int fd : fds_)
-      if (fd >= 0) ::close(fd);
-  }
-  Files(const Files&) = delete;
-  Files& operator=(const Files&) = delete;
-
-  // Exactly `n` bytes at `offset` of file `f`; false with a diagnostic otherwise.
-  bool Read(int f, uint64_t offset, uint8_t* to, uint64_t n, Diagnostics& diags) const {
-    std::string reason = Pread(f, offset, to, n);
-    return reason.empty() || Report(f, offset, n, reason, diags);
-  }
-
-  // Read without the diagnostic, safe from several threads: "" or why the bytes are not there.
-  std::string Pread(int f, uint64_t offset, uint8_t* to, uint64_t n) const {
-    int fd = fds_[static_cast<size_t>(f)];
-    uint64_t done = 0;
-    std::string reason = fd < 0 ? std::strerror(errno) : "";
-    while (fd >= 0 && done < n) {
-      ssize_t got = ::pread(fd, to + done, n - done, static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        reason = got == 0 ? EndedWhileReading(fd, offset + done) : std::strerror(errno);  // cut short mid-run
-        break;
-      }
-      done += static_cast<uint64_t>(got);
-    }
-    return done == n ? "" : reason.empty() ? "cannot open it" : reason;
-  }
-
-  bool Report(int f, uint64_t offset, uint64_t n, const std::string& reason, Diagnostics& diags) const {
-    const std::string& path = paths_[static_cast<size_t>(f)];
-    diags.Report(DiagId::kShardReadFailed, FileLoc(diags, path), {std::to_string(n), path, std::to_string(offset), reason});
-    return false;
-  }
-
- private:
-  std::vector<std::string> paths_;
-  std::vector<int> fds_;
-};
-
-// A tensor's runs, in windows of its source span: strided runs of one window come out of one read.
-bool ReadTensor(const Files& files, const OutTensor& t, uint64_t limit, uint8_t* into, Diagnostics& diags) {
-  Bytes window;
-  uint64_t lo = 0, hi = 0;
-  int file = -1;
-  uint64_t span_end = 0;
-  for (const CopyRun& run : t.runs) span_end = std::max(span_end, run.src + run.length);
-  for (const CopyRun& run : t.runs) {
-    uint8_t* to = into + (run.dst - t.offset);
-    if (run.length >= limit) {
-      if (!files.Read(run.file, run.src, to, run.length, diags)) return false;
-      continue;
-    }
-    if (run.file != file || run.src < lo || run.src + run.length > hi) {
-      file = run.file;
-      lo = run.src;
-      hi = std::max(run.src + run.length, std::min(span_end, lo + limit));
-      window.resize(hi - lo);
-      if (!files.Read(file, lo, window.data(), hi - lo, diags)) return false;
-    }
-    std::memcpy(to, window.data() + (run.src - lo), run.length);
-  }
-  return true;
-}
-
-bool ReadTensor(const Files& files, const OutTensor& t, uint64_t limit, Bytes* out, Diagnostics& diags) {
-  out->assign(t.bytes, 0);
-  return ReadTensor(files, t, limit, out->data(), diags);
-}
 
 // Where the batch that starts at tensor `i` ends: consecutive tensors up to `limit` bytes in one
 // message (one tensor when it alone is larger). Sender and receiver compute it from the same sizes.
@@ -155,7 +70,7 @@ class Loader {
     if (plans && ReadCheckpointHeaders(p_, opts_.program_path, dir_, &headers_, diags_))
       PlanShards(p_, opts_.program_path, headers_, all ? 0 : rank, all ? p_.tp - 1 : rank, &plan_, diags_);
     if (!Agree(ctx_)) return false;
-    if (plans) files_ = std::make_unique<Files>(dir_, plan_.files);
+    if (plans) files_ = std::make_unique<CheckpointFiles>(dir_, plan_.files);
 
     auto start = Clock::now();
     bool root = opts_.source == LoadOptions::Source::kRoot;
@@ -393,7 +308,7 @@ class Loader {
   VerifyContext ctx_;
   CheckpointHeaders headers_;
   ShardPlan plan_;
-  std::unique_ptr<Files> files_;
+  std::unique_ptr<CheckpointFiles> files_;
   std::unique_ptr<Stager> stager_;
   std::mutex report_mu_;
 };
@@ -402,7 +317,14 @@ class Loader {
 
 bool LoadShards(const Program& program, const std::string& weights_dir, Communicator& comm, const LoadOptions& opts,
                 LoadedShards* out, Diagnostics& diags) {
-  return Loader(program, weights_dir, comm, opts, out, diags).Run();
+  if (Loader(program, weights_dir, comm, opts, out, diags).Run()) return true;
+  // Not the tensors read before the failure, nor the half of one a short read left: a caller that
+  // ignores the result finds nothing to use. The device memory stays with `out` (a peer's transfer
+  // into it may still be pending on a broken communicator; freeing it here could wait on that).
+  out->tensors.clear();
+  out->bytes = 0;
+  out->sha256.clear();
+  return false;
 }
 
 }  // namespace tpc

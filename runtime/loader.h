@@ -53,7 +53,8 @@ struct LoadedShards {
 /// Loads this rank's tensors of `program` from the checkpoint in `weights_dir`. Every rank calls it
 /// together. Errors on any rank (a bad checkpoint, a failed read, a mismatch found by verification,
 /// a rank that stops or never arrives) end every rank with false and a fatal diagnostic naming the
-/// rank and the problem; the ranks agree on the outcome wherever they can still talk.
+/// rank and the problem; the ranks agree on the outcome wherever they can still talk. On false
+/// `out` holds no tensor; its device memory, if any, is freed when it goes.
 bool LoadShards(const Program& program, const std::string& weights_dir, Communicator& comm, const LoadOptions& opts,
                 LoadedShards* out, Diagnostics& diags);
 

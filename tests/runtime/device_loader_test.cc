@@ -183,6 +183,39 @@ TEST_SUITE("device loader") {
     }
   }
 
+  TEST_CASE("a checkpoint cut short while it is staged ends every rank with the error of the rank that read it") {
+    // Rank 1's first read is 'embed' rows 5-9 (8 bytes a row): 40 bytes, 40 past the data start,
+    // read by rank 1 itself (from its own copy, cut alone) or by rank 0; the cut leaves 20.
+    for (auto source : {LoadOptions::Source::kLocal, LoadOptions::Source::kRoot}) {
+      CAPTURE(static_cast<int>(source));
+      bool root = source == LoadOptions::Source::kRoot;
+      TempDir tmp;
+      Checkpoint c = MakeCheckpoint(tmp.path / "ck", 2);
+      fs::copy(c.dir, tmp.path / "cut", fs::copy_options::recursive);
+      fs::path dir = root ? c.dir : tmp.path / "cut", cut = dir / "model-00001-of-00002.safetensors";
+      uint64_t start = DataStart(cut);
+      std::vector<HostDevice> devices(2);
+      auto nccl = InProcessCommunicator::Create(2, std::chrono::seconds(20));
+      HostDeviceComm c0(devices[0], *nccl[0]), c1(devices[1], *nccl[1]);
+      CutOnce hook(cut, start + 60);
+      auto runs = LoadAll(c, {source, LoadOptions::Verify::kNone, "", ""}, std::chrono::seconds(20),
+                          [&](int r) { return r == 1 ? dir : c.dir; }, -1, [&](int r, LoadOptions* o) {
+                            o->device = &devices[static_cast<size_t>(r)];
+                            o->device_comm = r == 0 ? &c0 : &c1;
+                          });
+      REQUIRE(hook.fired());
+      std::string error = ShortRead(cut, 40, start + 40, start + 60);
+      int reader = root ? 0 : 1, other = 1 - reader;
+      CHECK(runs[static_cast<size_t>(reader)].messages == "shard-read-failed: " + error + "\n");
+      CHECK(runs[static_cast<size_t>(other)].messages ==
+            "load-rank-failed: rank " + std::to_string(reader) + " failed: " + error + " [shard-read-failed]\n");
+      for (const RankRun& run : runs) {
+        CHECK_FALSE(run.ok);
+        CHECK(run.loaded.tensors.empty());
+      }
+    }
+  }
+
   TEST_CASE("bytes that differ on one rank's device fail --verify gather, naming the rank") {
     TempDir tmp;
     Checkpoint c = MakeCheckpoint(tmp.path / "ck", 2);

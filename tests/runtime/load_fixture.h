@@ -1,16 +1,20 @@
-// Checkpoints written byte by byte for LoadShards tests (loader_test.cc, device_loader_test.cc), the
-// slices every rank must hold cut here independently, and LoadShards run on InProcessCommunicator threads.
+// Checkpoints written byte by byte for LoadShards tests (loader_test.cc, device_loader_test.cc,
+// checkpoint_files_test.cc), the slices every rank must hold cut here independently, LoadShards run on
+// InProcessCommunicator threads, and a checkpoint cut short while it is read.
 #ifndef TPC_TESTS_RUNTIME_LOAD_FIXTURE_H_
 #define TPC_TESTS_RUNTIME_LOAD_FIXTURE_H_
 
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <thread>
 
+#include "runtime/checkpoint_files.h"
 #include "runtime/communicator.h"
 #include "runtime/loader.h"
 #include "support/sha256.h"
@@ -219,6 +223,50 @@ struct TempDir {
   }
   ~TempDir() { fs::remove_all(path); }
 };
+
+// A checkpoint cut short after the load is planned: the before-read hook truncates one file at its
+// first read.
+inline std::mutex g_cut_mu;
+inline std::string g_cut_path;  // the file the hook truncates, once, at its first read; "" after
+inline uint64_t g_cut_to = 0;   // to this many bytes
+
+inline void CutAtFirstRead(const std::string& path, uint64_t, uint64_t) {
+  std::lock_guard lock(g_cut_mu);
+  if (path != g_cut_path) return;
+  CHECK(truncate(path.c_str(), static_cast<off_t>(g_cut_to)) == 0);
+  g_cut_path.clear();
+}
+
+// Sets the hook for one load and removes it after, whatever the load did.
+struct CutOnce {
+  CutOnce(const fs::path& path, uint64_t to) {
+    g_cut_path = path.string();
+    g_cut_to = to;
+    SetBeforeReadHookForTesting(CutAtFirstRead);
+  }
+  ~CutOnce() {
+    SetBeforeReadHookForTesting(nullptr);
+    g_cut_path.clear();
+  }
+  bool fired() const { return g_cut_path.empty(); }
+};
+
+// Where a safetensors file's data starts: 8 + the little-endian length in its first 8 bytes.
+inline uint64_t DataStart(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char head[8] = {};
+  f.read(reinterpret_cast<char*>(head), 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | head[i];
+  return 8 + n;
+}
+
+// The message of a read of `n` bytes at `offset` of `file` that found it ending at `ends_at`.
+inline std::string ShortRead(const fs::path& file, uint64_t n, uint64_t offset, uint64_t ends_at) {
+  return "cannot read " + std::to_string(n) + " bytes of '" + file.string() + "' at offset " + std::to_string(offset) +
+         ": it ended at byte " + std::to_string(ends_at) +
+         " while being read (was it truncated or rewritten during the run?)";
+}
 
 inline void CheckHolds(const Checkpoint& c, const std::vector<RankRun>& runs) {
   for (int r = 0; r < c.program.tp; ++r) {
