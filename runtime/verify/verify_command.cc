@@ -76,6 +76,21 @@ struct Outcome {
   int check_errors = 0;  // what tpc check reported for the plan
 };
 
+// GlobalView, or undefined with `why` when the ranks' pieces do not join: a sequence split the plan
+// never gathers leaves rank 1 of 2 no token at --tokens 1, and [2, 1, 16] and [2, 0, 16] are no
+// column shards of one tensor.
+at::Tensor Assemble(const ShardedRun& run, int m, int64_t width, std::string* why) {
+  try {
+    return GlobalView(run, m, width);
+  } catch (const c10::Error&) {
+    std::string shapes;
+    for (const RankRun& r : run.ranks)
+      shapes += (shapes.empty() ? "" : ", ") + ShapeText(r.values.at(static_cast<size_t>(m)).sizes().vec());
+    *why = "its ranks' outputs have shapes " + shapes + ": they do not join into one tensor";
+    return at::Tensor();
+  }
+}
+
 Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const ShardedRun& run, double tol) {
   const ModelGraph& g = model.graph;
   Outcome o;
@@ -91,9 +106,11 @@ Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const Sha
       o.max_error = INFINITY;
     }
     if (!run.ran[id] || !ref.values[id].defined()) continue;
-    at::Tensor got = GlobalView(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0);
-    double e = RelError(got, ref.values[id]);
-    if (o.first < 0 && !got.sizes().equals(ref.values[id].sizes()))
+    std::string unfit;
+    at::Tensor got = Assemble(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0, &unfit);
+    double e = got.defined() ? RelError(got, ref.values[id]) : INFINITY;
+    if (o.first < 0 && !got.defined()) o.first_why = unfit;
+    else if (o.first < 0 && !got.sizes().equals(ref.values[id].sizes()))
       o.first_why = "its output has shape " + ShapeText(got.sizes().vec()) + " where the unsharded one has " +
                     ShapeText(ref.values[id].sizes().vec());
     const tpc::Module& m = g.at(id);
