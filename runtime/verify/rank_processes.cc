@@ -22,7 +22,7 @@ extern char** environ;
 namespace tpc::verify {
 namespace {
 
-constexpr char kMagic[4] = {'T', 'P', 'C', 'V'};
+constexpr char kMagic[4] = {'T', 'P', 'C', 'R'};
 
 // The dtypes a forward's values can have; anything else in a file is a bad file.
 bool KnownType(int t) {
@@ -85,11 +85,11 @@ std::string LastLine(const std::string& path) {
 
 }  // namespace
 
-Bytes EncodeValues(const std::vector<at::Tensor>& values) {
+Bytes EncodeReport(const RankReport& report) {
   Bytes b;
   PutBytes(b, kMagic, sizeof kMagic);
-  Put<uint64_t>(b, values.size());
-  for (const at::Tensor& v : values) {
+  Put<uint64_t>(b, report.values.size());
+  for (const at::Tensor& v : report.values) {
     Put<uint8_t>(b, v.defined());
     if (!v.defined()) continue;
     at::Tensor t = v.contiguous().cpu();
@@ -98,16 +98,24 @@ Bytes EncodeValues(const std::vector<at::Tensor>& values) {
     for (int64_t s : t.sizes()) Put<int64_t>(b, s);
     PutBytes(b, t.data_ptr(), t.nbytes());
   }
+  // The stop: a flag, then the module, the time and the message of a rank that stopped.
+  Put<uint8_t>(b, !report.error.empty());
+  if (report.error.empty()) return b;
+  Put<int32_t>(b, report.stopped_at);
+  Put<int64_t>(b, report.stopped_ns);
+  Put<uint64_t>(b, report.error.size());
+  PutBytes(b, report.error.data(), report.error.size());
   return b;
 }
 
-bool DecodeValues(const Bytes& bytes, std::vector<at::Tensor>* values, std::string* err) {
+bool DecodeReport(const Bytes& bytes, RankReport* report, std::string* err) {
   Reader r{bytes};
   char magic[4];
   uint64_t n = 0;
   if (!r.Take(magic, 4) || std::memcmp(magic, kMagic, 4) != 0 || !r.Take(&n, sizeof n) || n > bytes.size())
-    return *err = "not a rank's values (no TPCV header)", false;
-  values->assign(n, at::Tensor());
+    return *err = "not a rank's report (no TPCR header)", false;
+  *report = RankReport();
+  report->values.assign(n, at::Tensor());
   for (uint64_t i = 0; i < n; ++i) {
     uint8_t defined = 0, dim = 0;
     int8_t type = 0;
@@ -122,14 +130,44 @@ bool DecodeValues(const Bytes& bytes, std::vector<at::Tensor>* values, std::stri
         return *err = "value " + std::to_string(i) + " has a bad shape", false;
     at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(static_cast<at::ScalarType>(type)));
     if (!r.Take(t.data_ptr(), t.nbytes())) return *err = "truncated in value " + std::to_string(i), false;
-    (*values)[i] = t;
+    report->values[i] = t;
+  }
+  uint8_t stopped = 0;
+  if (!r.Take(&stopped, 1) || stopped > 1) return *err = "no stop flag after the last value", false;
+  if (stopped) {
+    int32_t at = 0;
+    uint64_t len = 0;
+    if (!r.Take(&at, sizeof at) || !r.Take(&report->stopped_ns, sizeof report->stopped_ns) || !r.Take(&len, sizeof len))
+      return *err = "truncated in the stop", false;
+    if (at < -1 || at >= static_cast<int64_t>(n))
+      return *err = "the stop names module " + std::to_string(at) + " of " + std::to_string(n), false;
+    if (len == 0 || len > bytes.size() - r.at) return *err = "the stop's message is empty or truncated", false;
+    report->stopped_at = at;
+    report->error.resize(len);
+    r.Take(report->error.data(), len);
   }
   if (r.at != bytes.size())
-    return *err = "extra data after the last value (" + std::to_string(bytes.size() - r.at) + " bytes)", false;
+    return *err = "extra data after the stop (" + std::to_string(bytes.size() - r.at) + " bytes)", false;
   return true;
 }
 
-std::string RankValuesPath(const std::string& dir, int r) { return dir + "/rank" + std::to_string(r) + ".values"; }
+std::string RankReportPath(const std::string& dir, int r) { return dir + "/rank" + std::to_string(r) + ".report"; }
+
+std::vector<RankRun> RankRuns(std::vector<RankReport> reports) {
+  std::vector<RankRun> runs(reports.size());
+  std::vector<size_t> stopped;
+  for (size_t r = 0; r < reports.size(); ++r) {
+    runs[r].values = std::move(reports[r].values);
+    runs[r].error = reports[r].error;
+    runs[r].stopped_at = reports[r].stopped_at;
+    if (!reports[r].error.empty()) stopped.push_back(r);
+  }
+  // Ties (the clock's resolution) go to the lower rank, as a rule rather than by chance.
+  std::stable_sort(stopped.begin(), stopped.end(),
+                   [&](size_t a, size_t b) { return reports[a].stopped_ns < reports[b].stopped_ns; });
+  for (size_t i = 0; i < stopped.size(); ++i) runs[stopped[i]].failure = static_cast<int>(i);
+  return runs;
+}
 
 RankProcesses::~RankProcesses() { KillAll(); }
 
@@ -196,9 +234,11 @@ std::string RankProcesses::Failure(int r, int status) const {
   return who + " exited with status " + std::to_string(WEXITSTATUS(status)) + (last.empty() ? "" : ": " + last);
 }
 
-bool RankProcesses::Wait(std::vector<std::vector<at::Tensor>>* values, std::string* err) {
+bool RankProcesses::Wait(std::vector<RankReport>* reports, std::string* err) {
   // Polled, not a blocking wait on one rank: a death is seen within a tick whichever rank it is
   // (the others may be blocked on it in a collective until Gloo's own timeout), and so is the deadline.
+  // A rank that stopped is no death: the others run on, or fail in a collective once its process
+  // has gone (Gloo sees the closed connection), and report too.
   for (;;) {
     bool running = false;
     for (size_t r = 0; r < pids_.size(); ++r) {
@@ -209,7 +249,7 @@ bool RankProcesses::Wait(std::vector<std::vector<at::Tensor>>* values, std::stri
         running = true;
         continue;
       }
-      if (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      if (got < 0 || !WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != kRankStopped)) {
         *err = got < 0 ? "rank " + std::to_string(r) + ": waitpid: " + std::strerror(errno)
                        : Failure(static_cast<int>(r), status);
         pids_[r] = 0;
@@ -230,15 +270,15 @@ bool RankProcesses::Wait(std::vector<std::vector<at::Tensor>>* values, std::stri
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  values->assign(pids_.size(), {});
+  reports->assign(pids_.size(), {});
   for (size_t r = 0; r < pids_.size(); ++r) {
-    std::string path = RankValuesPath(dir_, static_cast<int>(r));
+    std::string path = RankReportPath(dir_, static_cast<int>(r));
     std::ifstream in(path, std::ios::binary);
     std::string why = "cannot open it";
     Bytes bytes;
     if (in) bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (!in || !DecodeValues(bytes, &(*values)[r], &why))
-      return *err = "rank " + std::to_string(r) + "'s values '" + path + "': " + why, false;
+    if (!in || !DecodeReport(bytes, &(*reports)[r], &why))
+      return *err = "rank " + std::to_string(r) + "'s report '" + path + "': " + why, false;
   }
   return true;
 }

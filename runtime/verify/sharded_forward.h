@@ -46,7 +46,8 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
 
 /// Runs rank comm.rank() of `model` under `program`, exchanging activations over `comm` (of
 /// program.tp ranks: the in-process threads of RunShardedForward, or --processes' Gloo ranks). False
-/// with `err` (also in out->error) when the program cannot be run or this rank failed, naming the
+/// with `err` (also in out->error) when the program cannot be run (out->values stays empty) or this
+/// rank stopped (out->values holds a slot per module, undefined from out->stopped_at), naming the
 /// rank and the module.
 bool RunShardedRank(const ReferenceModel& model, const Program& program, const StoredSource& stored,
                     at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out, std::string* err);

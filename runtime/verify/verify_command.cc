@@ -76,6 +76,21 @@ struct Outcome {
   int check_errors = 0;  // what tpc check reported for the plan
 };
 
+// GlobalView, or undefined with `why` when the ranks' pieces do not join: a sequence split the plan
+// never gathers leaves rank 1 of 2 no token at --tokens 1, and [2, 1, 16] and [2, 0, 16] are no
+// column shards of one tensor.
+at::Tensor Assemble(const ShardedRun& run, int m, int64_t width, std::string* why) {
+  try {
+    return GlobalView(run, m, width);
+  } catch (const c10::Error&) {
+    std::string shapes;
+    for (const RankRun& r : run.ranks)
+      shapes += (shapes.empty() ? "" : ", ") + ShapeText(r.values.at(static_cast<size_t>(m)).sizes().vec());
+    *why = "its ranks' outputs have shapes " + shapes + ": they do not join into one tensor";
+    return at::Tensor();
+  }
+}
+
 Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const ShardedRun& run, double tol) {
   const ModelGraph& g = model.graph;
   Outcome o;
@@ -91,9 +106,11 @@ Outcome Compare(const ReferenceModel& model, const ForwardOutput& ref, const Sha
       o.max_error = INFINITY;
     }
     if (!run.ran[id] || !ref.values[id].defined()) continue;
-    at::Tensor got = GlobalView(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0);
-    double e = RelError(got, ref.values[id]);
-    if (o.first < 0 && !got.sizes().equals(ref.values[id].sizes()))
+    std::string unfit;
+    at::Tensor got = Assemble(run, id, ref.values[id].dim() > 0 ? ref.values[id].size(-1) : 0, &unfit);
+    double e = got.defined() ? RelError(got, ref.values[id]) : INFINITY;
+    if (o.first < 0 && !got.defined()) o.first_why = unfit;
+    else if (o.first < 0 && !got.sizes().equals(ref.values[id].sizes()))
       o.first_why = "its output has shape " + ShapeText(got.sizes().vec()) + " where the unsharded one has " +
                     ShapeText(ref.values[id].sizes().vec());
     const tpc::Module& m = g.at(id);
@@ -241,26 +258,33 @@ int Finish(const VerifyRequest& req, const Prepared& p, const ShardedRun& run, c
   return ok ? kExitOk : kExitErrors;
 }
 
-// One rank of a Gloo group: connects, runs its part of the sharded forward into `run`. On failure
-// the communicator is dropped without its teardown, which could wait on a peer that is gone.
-bool RunGlooRank(const VerifyRequest& req, const RankEnv& env, Prepared& p, std::unique_ptr<Communicator>* comm,
-                 RankRun* run, std::string* why) {
+// How a rank's part of the sharded forward ended.
+enum class RankEnd {
+  kFailed,    // it never began: the wrong WORLD_SIZE, no rendezvous, a program that cannot be run
+  kStopped,   // it began and stopped: a shape the plan breaks, or a peer that stopped
+  kFinished,  // every module computed
+};
+
+// One rank of a Gloo group: connects, runs its part of the sharded forward into `run`. Once it
+// stopped, the communicator is dropped without its teardown, which could wait on a peer that is gone.
+RankEnd RunGlooRank(const VerifyRequest& req, const RankEnv& env, Prepared& p, std::unique_ptr<Communicator>* comm,
+                    RankRun* run, std::string* why) {
   if (env.world_size != p.program->tp)
     return *why = "WORLD_SIZE is " + std::to_string(env.world_size) + ", but the program's tp is " +
-                  std::to_string(p.program->tp), false;
+                  std::to_string(p.program->tp), RankEnd::kFailed;
   std::chrono::milliseconds timeout(std::chrono::seconds(req.timeout_seconds));
   *comm = ConnectGloo({env.master_addr, env.master_port, env.rank, env.world_size, timeout}, why);
-  if (!*comm) return *why = "rank " + std::to_string(env.rank) + ": " + *why, false;
+  if (!*comm) return *why = "rank " + std::to_string(env.rank) + ": " + *why, RankEnd::kFailed;
   // Tests only: hold every rank between the rendezvous and the forward, so that a test can kill
   // one while the others wait on it, however fast the forward would be.
   if (const char* ms = std::getenv("TPC_VERIFY_TEST_PAUSE_AFTER_CONNECT_MS")) {
     std::cerr << "tpc verify: note: rank " << env.rank << " connected; pausing " << ms << " ms for a test" << std::endl;
     std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(ms)));
   }
-  if (!RunShardedRank(p.model, *p.program, p.stored.AsSource(), p.dtype, p.ids, **comm, run, why) ||
-      !(*comm)->Barrier(why))
-    return (void)comm->release(), false;
-  return true;
+  if (RunShardedRank(p.model, *p.program, p.stored.AsSource(), p.dtype, p.ids, **comm, run, why))
+    return RankEnd::kFinished;
+  comm->release();
+  return run->values.empty() ? RankEnd::kFailed : RankEnd::kStopped;  // empty: the program cannot be run
 }
 
 // `tpc verify --processes` under torchrun (RANK and WORLD_SIZE set): this process is one rank;
@@ -272,18 +296,25 @@ int RunUnderTorchrun(const VerifyRequest& req, Prepared& p, std::ostream& out, s
   std::unique_ptr<Communicator> comm;
   ShardedRun run;
   run.ranks.resize(static_cast<size_t>(p.program->tp));
-  if (!RunGlooRank(req, env, p, &comm, &run.ranks[static_cast<size_t>(env.rank)], &why))
-    return Fail(err, "the sharded forward stopped: " + why);
+  // Here a rank that stops still ends the run with exit 2, unlike the ranks of --processes: its
+  // report could reach rank 0 only through the group, where rank 0 may be blocked on it in a
+  // collective until --timeout; only its exit unblocks rank 0, and that breaks the group.
+  if (RunGlooRank(req, env, p, &comm, &run.ranks[static_cast<size_t>(env.rank)], &why) != RankEnd::kFinished ||
+      !comm->Barrier(&why))
+    return (void)comm.release(), Fail(err, "the sharded forward stopped: " + why);
   if (env.rank != 0) {
-    Bytes mine = EncodeValues(run.ranks[static_cast<size_t>(env.rank)].values);
-    if (!comm->Send(mine, 0, &why)) return (void)comm.release(), Fail(err, "the sharded forward stopped: " + why);
+    RankReport mine;
+    mine.values = std::move(run.ranks[static_cast<size_t>(env.rank)].values);
+    if (!comm->Send(EncodeReport(mine), 0, &why))
+      return (void)comm.release(), Fail(err, "the sharded forward stopped: " + why);
     return kExitOk;
   }
   for (int r = 1; r < env.world_size; ++r) {
     Bytes theirs;
     if (!comm->Recv(&theirs, r, &why)) return (void)comm.release(), Fail(err, "the sharded forward stopped: " + why);
-    if (!DecodeValues(theirs, &run.ranks[static_cast<size_t>(r)].values, &why))
-      return Fail(err, "rank " + std::to_string(r) + "'s values: " + why);
+    RankReport report;
+    if (!DecodeReport(theirs, &report, &why)) return Fail(err, "rank " + std::to_string(r) + "'s report: " + why);
+    run.ranks[static_cast<size_t>(r)].values = std::move(report.values);
   }
   ForwardOutput ref;
   if (!RunReferenceForward(p.model, p.ids, &ref, &why)) return Fail(err, "the reference forward stopped: " + why);
@@ -323,10 +354,9 @@ int RunVerifyCommand(const VerifyRequest& given, std::ostream& out, std::ostream
   if (!RunReferenceForward(p.model, p.ids, &ref, &why)) return fail("the reference forward stopped: " + why);
   ShardedRun run;
   if (req.processes) {
-    std::vector<std::vector<at::Tensor>> values;
-    if (!ranks.Wait(&values, &why)) return fail("the sharded forward stopped: " + why);
-    run.ranks.resize(values.size());
-    for (size_t r = 0; r < values.size(); ++r) run.ranks[r].values = std::move(values[r]);
+    std::vector<RankReport> reports;
+    if (!ranks.Wait(&reports, &why)) return fail("the sharded forward stopped: " + why);
+    run.ranks = RankRuns(std::move(reports));  // a rank that stopped is a divergence, as in-process
     ShardedLayouts(p.model, *p.program, &run);
   } else if (!RunShardedForward(p.model, *p.program, p.stored.AsSource(), p.dtype, p.ids, &run, &why) &&
              run.ranks.empty()) {
@@ -350,19 +380,33 @@ int RunVerifyWorker(const VerifyRequest& given, const std::string& dir, std::ost
   if (int code = Prepare(req, &p, err); code != kExitOk) return code;
   std::unique_ptr<Communicator> comm;
   RankRun run;
-  if (!RunGlooRank(req, env, p, &comm, &run, &why)) return Fail(err, why);
+  RankEnd end = RunGlooRank(req, env, p, &comm, &run, &why);
+  if (end == RankEnd::kFailed) return Fail(err, why);
+  RankReport report;
+  report.values = std::move(run.values);
+  if (end == RankEnd::kStopped) {
+    report.error = run.error;
+    report.stopped_at = run.stopped_at;
+    auto now = std::chrono::steady_clock::now().time_since_epoch();
+    report.stopped_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
+    err << "tpc verify: error: the sharded forward stopped: " << why << '\n';
+  } else if (!comm->Barrier(&why)) {
+    // Every module computed, and a peer has gone: it stopped (and reports) or died (and is named).
+    err << "tpc verify: note: rank " << env.rank << " finished, then " << why << '\n';
+    comm.release();
+  }
   // Written whole under another name, then renamed: the parent never reads half a file.
-  std::string path = RankValuesPath(dir, env.rank), part = path + ".part";
-  Bytes bytes = EncodeValues(run.values);
+  std::string path = RankReportPath(dir, env.rank), part = path + ".part";
+  Bytes bytes = EncodeReport(report);
   {
-    std::ofstream f(path + ".part", std::ios::binary);
+    std::ofstream f(part, std::ios::binary);
     f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (!f.flush()) return Fail(err, "cannot write '" + part + "'");
   }
   std::error_code ec;
   std::filesystem::rename(part, path, ec);
   if (ec) return Fail(err, "cannot rename '" + part + "': " + ec.message());
-  return kExitOk;
+  return end == RankEnd::kStopped ? kRankStopped : kExitOk;
 }
 
 }  // namespace tpc::verify

@@ -40,7 +40,9 @@ int RunVerifyCommand(const VerifyRequest& req, std::ostream& out, std::ostream& 
 
 /// One rank process of `--processes` (tpc-verify --worker DIR FLAGS...): compiles and loads as
 /// RunVerifyCommand does, joins the Gloo group of torchrun's variables, runs its rank of the
-/// sharded forward and writes its values into `dir`. Exit 0 when it did, 2 with `err` saying why.
+/// sharded forward and writes its report (values, and where and why it stopped) into `dir`. Exit 0
+/// when its forward finished, kRankStopped when it stopped (its report written, its error in `err`),
+/// 2 with `err` saying why when it could not run or write.
 int RunVerifyWorker(const VerifyRequest& req, const std::string& dir, std::ostream& err);
 
 }  // namespace tpc::verify

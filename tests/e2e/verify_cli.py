@@ -158,6 +158,13 @@ def main():
                    and j["stopped"].startswith("rank ") and "'model.layers.0.self_attn.attention'" in j["stopped"]
                    and j["logits_rel_error"] is None and j["layers"][2]["max_rel_error"] is None,
                    f"sp norm without all-gather: {j}")
+        # At 1 token the sequence split leaves rank 1 none: q_proj's pieces [2, 1, 16] and [2, 0, 16]
+        # are no column shards of one tensor, a divergence to report, not an internal error.
+        r = tpc("--model", os.path.join(data, "llama"), "--plan", sp, "--tp", "2", "--tokens", "1")
+        expect(r.returncode == 1 and "first divergence: 'model.layers.0.self_attn.q_proj' (linear layer): its ranks' "
+               "outputs have shapes [2, 1, 16], [2, 0, 16]: they do not join into one tensor\n" in r.stdout
+               and "then the sharded forward stopped: rank 1, 'model.layers.0.self_attn.attention': " in r.stdout,
+               f"sp norm without all-gather, 1 token: exit {r.returncode}, {r.stdout}{r.stderr[-300:]}")
 
         # transformers 4's local_rowwise inside a gather block adds c_proj's bias on each rank, and the
         # gather's all-reduce sums it twice; giving the bias its own `local` entry divides it by tp.

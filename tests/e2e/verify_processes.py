@@ -6,7 +6,9 @@
 Checks, on the transformers fixtures of tests/data/verify/ at tp 2: a good plan passes with
 --processes (exit 0, "ranks": "processes") with the in-process run's max relative error within
 1e-6; a broken plan (naive colwise on phi3's fused qkv) exits 1 naming the same first divergent
-module as the in-process run; a rank killed while the others wait on it ends the run with exit 2
+module as the in-process run; a plan that breaks a shape (an SP norm without its all-gather) stops
+the ranks, and exits 1 with the in-process run's first divergence and the rank that stopped first
+(by time, not number: at 1 token rank 1 stops, rank 0 then fails waiting on it); a rank killed while the others wait on it ends the run with exit 2
 naming it, within seconds, and leaves no rank behind, nor does killing tpc verify itself; under torchrun's variables each process is
 one rank and rank 0 reports (a WORLD_SIZE other than tp is exit 2). Exit 1 on any failure.
 """
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from verify_cli import SP_NORM_WITHOUT_ALL_GATHER
 
 FAILURES = []
 
@@ -106,6 +110,46 @@ def main():
         expect(runs[1].stdout.splitlines()[-1:] and
                "at tp 2 (" in runs[1].stdout.splitlines()[-1] and ", 2 processes) differs" in runs[1].stdout,
                f"naive phi3 with processes: last line {runs[1].stdout.splitlines()[-1:]}")
+
+    # A plan that breaks a shape (NeMo's SP norms without an all-gather, as in verify_cli.py): the ranks
+    # stop, and --processes gives the in-process verdict rather than exit 2. At 16 tokens every rank
+    # stops at the attention on its own. At 1 token rank 1 holds no token and stops there, while rank 0
+    # computes on into o_proj's reduce-scatter, which fails once rank 1's process is gone: rank 1
+    # stopped first (the cause, in "stopped"), though rank 0 comes first by number.
+    with tempfile.TemporaryDirectory(prefix="tpc-verify-processes-") as tmp:
+        sp = os.path.join(tmp, "sp_no_gather.yaml")
+        with open(sp, "w") as f:
+            f.write(SP_NORM_WITHOUT_ALL_GATHER)
+        plan = ["--model", os.path.join(data, "llama"), "--plan", sp, "--tp", "2", "--format", "json"]
+        for tokens, first_module, why, stopped in [
+                ("16", "model.layers.0.self_attn.q_proj",
+                 "its output has shape [2, 8, 32] where the unsharded one has [2, 16, 32]",
+                 "'model.layers.0.self_attn.attention': "),
+                ("1", "model.layers.0.self_attn.q_proj",
+                 "its ranks' outputs have shapes [2, 1, 16], [2, 0, 16]: they do not join into one tensor",
+                 "rank 1, 'model.layers.0.self_attn.attention': ")]:
+            runs = [tpc(*plan, "--tokens", tokens), tpc(*plan, "--tokens", tokens, "--processes", "--timeout", "60")]
+            what = f"sp norm without all-gather, {tokens} tokens"
+            expect([r.returncode for r in runs] == [1, 1],
+                   f"{what}: exits {[r.returncode for r in runs]}\n{runs[1].stderr[-600:]}")
+            if [r.returncode for r in runs] != [1, 1]:
+                continue
+            t, p = json.loads(runs[0].stdout), json.loads(runs[1].stdout)
+            expect(t["ranks"] == "threads" and p["ranks"] == "processes", f"{what}: ranks {t['ranks']}, {p['ranks']}")
+            expect(p["first_divergence"] == t["first_divergence"] and p["first_divergence"]["module"] == first_module
+                   and p["first_divergence"]["why"] == why,
+                   f"{what}: first divergence {p['first_divergence']} (processes), {t['first_divergence']} (threads)")
+            expect(stopped in t.get("stopped", "") and stopped in p.get("stopped", ""),
+                   f"{what}: stopped {p.get('stopped')!r} (processes), {t.get('stopped')!r} (threads)")
+            expect(p["ok"] is False and p["logits_rel_error"] is None and
+                   [x["max_rel_error"] is None for x in p["layers"]] == [x["max_rel_error"] is None for x in t["layers"]]
+                   and abs(p["layers"][0]["max_rel_error"] - t["layers"][0]["max_rel_error"]) <= 1e-6,
+                   f"{what}: layers {p['layers']} (processes), {t['layers']} (threads)")
+        text = tpc(*plan[:-2], "--processes", "--timeout", "60")
+        expect(text.returncode == 1 and "first divergence: 'model.layers.0.self_attn.q_proj' (linear layer): its output "
+               "has shape [2, 8, 32]" in text.stdout and "then the sharded forward stopped: rank " in text.stdout and
+               ", 2 processes) differs" in text.stdout, f"sp norm without all-gather, text: exit {text.returncode}\n"
+               f"{text.stdout}{text.stderr[-600:]}")
 
     def start_paused(tmp):
         """tpc verify --processes whose ranks pause 5 s after the rendezvous (a test-only variable) and
