@@ -52,7 +52,14 @@ at::Tensor GatedMul(const at::Tensor& gate, const at::Tensor& up, const std::str
 namespace {
 
 // [B, T, n * hd] -> [B, n, T, hd]
-at::Tensor Heads(const at::Tensor& x, int64_t n) { return x.unflatten(-1, {n, x.size(-1) / n}).transpose(1, 2); }
+// A head count of 0 or one that does not divide the width (a plan splitting inside a head) stops
+// the rank with a message rather than dividing by zero.
+at::Tensor Heads(const at::Tensor& x, int64_t n) {
+  if (n <= 0 || x.size(-1) % n != 0)
+    throw std::runtime_error("cannot split a width of " + std::to_string(x.size(-1)) + " into " + std::to_string(n) +
+                             " heads");
+  return x.unflatten(-1, {n, x.size(-1) / n}).transpose(1, 2);
+}
 
 // transformers' rotate_half rotary on the leading `rot` dims of [B, n, T, hd].
 at::Tensor Rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rot) {
@@ -81,6 +88,9 @@ at::Tensor Attention(const at::Tensor& q_in, const at::Tensor& k_in, const at::T
     k = Rotate(k, cos, sin, rot);
   }
   if (a.kv_heads != a.heads) {
+    if (a.kv_heads <= 0 || a.heads % a.kv_heads != 0)
+      throw std::runtime_error(std::to_string(a.heads) + " query heads do not share " + std::to_string(a.kv_heads) +
+                               " key/value heads evenly");
     k = k.repeat_interleave(a.heads / a.kv_heads, 1);
     v = v.repeat_interleave(a.heads / a.kv_heads, 1);
   }
@@ -97,6 +107,7 @@ at::Tensor Attention(const at::Tensor& q_in, const at::Tensor& k_in, const at::T
 
 void SplitQkv(const at::Tensor& qkv, bool per_head, int64_t heads, int64_t kv_heads, at::Tensor* q, at::Tensor* k,
               at::Tensor* v) {
+  if (heads + 2 * kv_heads <= 0) throw std::runtime_error("no attention heads on this rank");
   int64_t hd = qkv.size(-1) / (heads + 2 * kv_heads);
   if (per_head) {
     std::vector<at::Tensor> parts = qkv.unflatten(-1, {heads, 3 * hd}).chunk(3, -1);

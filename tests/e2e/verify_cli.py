@@ -166,6 +166,21 @@ def main():
                and "then the sharded forward stopped: rank 1, 'model.layers.0.self_attn.attention': " in r.stdout,
                f"sp norm without all-gather, 1 token: exit {r.returncode}, {r.stdout}{r.stderr[-300:]}")
 
+        # 2 heads over 4 ranks: each rank gets no head (num_heads 2 // 4 = 0); the rank stops at the
+        # attention with a message, never a division by zero.
+        two_heads = os.path.join(tmp, "two-heads")
+        os.makedirs(two_heads)
+        with open(os.path.join(data, "llama", "config.json")) as f:
+            config = json.load(f)
+        config.update(num_attention_heads=2, num_key_value_heads=2)
+        with open(os.path.join(two_heads, "config.json"), "w") as f:
+            json.dump(config, f)
+        r = tpc("--model", two_heads, "--random-weights", "--plan", "hf/llama", "--tp", "4")
+        expect(r.returncode == 1 and "[heads-not-divisible]" in r.stderr
+               and "first divergence: 'model.layers.0.self_attn.attention' (attention): rank " in r.stdout
+               and "cannot split a width of 4 into 0 heads" in r.stdout,
+               f"2 heads over 4 ranks: exit {r.returncode}, {r.stdout}{r.stderr[-300:]}")
+
         # transformers 4's local_rowwise inside a gather block adds c_proj's bias on each rank, and the
         # gather's all-reduce sums it twice; giving the bias its own `local` entry divides it by tp.
         bias = write(tmp, "bias_every_rank.yaml", BIAS_EVERY_RANK)
