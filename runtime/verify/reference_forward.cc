@@ -77,18 +77,27 @@ bool LoadReferenceModel(const std::string& dir, at::ScalarType dtype, ReferenceM
   if (!ckpt || diags.has_fatal() || ckpt->files.empty())
     return *err = FirstError(diags, dir + " holds no safetensors checkpoint"), false;
   g->checkpoint = std::make_shared<const CheckpointBinding>(BindCheckpoint(*g, std::move(*ckpt)));
-  std::optional<ForwardSpec> spec = LoadForwardSpec(*g, registry, dir, diags);
+  return MakeReferenceModel(std::move(*g), registry, dir, dtype, out, err);
+}
+
+bool MakeReferenceModel(ModelGraph graph, const ArchRegistry& registry, const std::string& dir, at::ScalarType dtype,
+                        ReferenceModel* out, std::string* err) {
+  if (!graph.checkpoint || graph.checkpoint->checkpoint.files.empty())
+    return *err = dir + " holds no safetensors checkpoint", false;
+  SourceManager sources;
+  Diagnostics diags(sources);
+  std::optional<ForwardSpec> spec = LoadForwardSpec(graph, registry, dir, diags);
   if (!spec) return *err = FirstError(diags, "cannot evaluate the forward attributes"), false;
   if (!spec->covered)
-    return *err = "model type '" + g->model_type + "' has no reference forward (plans/arch/" + g->family +
+    return *err = "model type '" + graph.model_type + "' has no reference forward (plans/arch/" + graph.family +
                   ".yaml describes its numerics for " + CoveredTypes(registry) + ")", false;
   try {
-    if (!ReadParameters(*g, dtype, &out->params, err)) return false;
+    if (!ReadParameters(graph, dtype, &out->params, err)) return false;
   } catch (const c10::Error& e) {
     return *err = e.what_without_backtrace(), false;
   }
-  out->layer_out = LayerOutputs(*g);
-  out->graph = std::move(*g);
+  out->layer_out = LayerOutputs(graph);
+  out->graph = std::move(graph);
   out->forward = std::move(*spec);
   return true;
 }

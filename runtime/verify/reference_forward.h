@@ -27,6 +27,11 @@ struct ReferenceModel {
 /// reads every parameter as `dtype` (kFloat or kDouble). False with `err` set on any problem.
 bool LoadReferenceModel(const std::string& dir, at::ScalarType dtype, ReferenceModel* out, std::string* err);
 
+/// The same for a model already loaded from `dir` with its checkpoint bound (what `tpc verify`
+/// compiled), whose numerics `registry` (the templates it was loaded with, --arch-dir included) gives.
+bool MakeReferenceModel(ModelGraph graph, const ArchRegistry& registry, const std::string& dir, at::ScalarType dtype,
+                        ReferenceModel* out, std::string* err);
+
 /// What a forward computed: logits, and hidden states as transformers' output_hidden_states gives
 /// them (the embedding output, each layer's output, the last one after the final norm).
 struct ForwardOutput {

@@ -103,7 +103,8 @@ int Prepare(const VerifyRequest& req, Prepared* p, std::ostream& err) {
   at::ScalarType dtype = p->dtype = req.dtype == "fp64" ? at::kDouble : at::kFloat;
   ReferenceModel& model = p->model;
   std::string why;
-  if (!LoadReferenceModel(req.model_path, dtype, &model, &why)) return fail(why);
+  // The model compiled above, not a second load: the same templates (--arch-dir) give its numerics.
+  if (!MakeReferenceModel(std::move(in->model), in->registry, req.model_path, dtype, &model, &why)) return fail(why);
   if (!p->stored.Open(model.graph.checkpoint->checkpoint, &why)) return fail(why);
   int64_t vocab = 0;
   for (const tpc::Module& m : model.graph.modules())

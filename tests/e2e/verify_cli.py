@@ -166,6 +166,31 @@ def main():
                and "then the sharded forward stopped: rank 1, 'model.layers.0.self_attn.attention': " in r.stdout,
                f"sp norm without all-gather, 1 token: exit {r.returncode}, {r.stdout}{r.stderr[-300:]}")
 
+        # --arch-dir: a family only the given templates know (llama's file renamed 'mylama') compiles
+        # and runs its reference from the same templates.
+        arch = os.path.join(tmp, "arch")
+        mine = os.path.join(tmp, "mylama")
+        os.makedirs(arch)
+        os.makedirs(mine)
+        with open(os.path.join(args.source, "plans", "arch", "llama.yaml")) as f:
+            text = f.read()
+        text = text.replace("family: llama", "family: mylama", 1)
+        text = text.replace("model_types: [llama, mistral, granite, smollm3]", "model_types: [mylama]", 1)
+        text = text.replace("  model_types: [llama, mistral]", "  model_types: [mylama]", 1)
+        with open(os.path.join(arch, "mylama.yaml"), "w") as f:
+            f.write(text)
+        shutil.copy(os.path.join(data, "llama", "model.safetensors"), mine)
+        with open(os.path.join(data, "llama", "config.json")) as f:
+            config = json.load(f)
+        config.update(model_type="mylama", architectures=["MylamaForCausalLM"])
+        with open(os.path.join(mine, "config.json"), "w") as f:
+            json.dump(config, f)
+        heads = write(tmp, "heads.yaml", "".join(f"model.layers.*.self_attn.{p}_proj: {s}\n" for p, s in
+                                                  [("q", "colwise"), ("k", "colwise"), ("v", "colwise"), ("o", "rowwise")]))
+        r = tpc("--model", mine, "--arch-dir", arch, "--plan", heads, "--tp", "2")
+        expect(r.returncode == 0 and r.stdout.splitlines()[-1].startswith("ok:"),
+               f"--arch-dir family: exit {r.returncode}, {r.stdout[-300:]}{r.stderr[-300:]}")
+
         # 2 heads over 4 ranks: each rank gets no head (num_heads 2 // 4 = 0); the rank stops at the
         # attention with a message, never a division by zero.
         two_heads = os.path.join(tmp, "two-heads")
