@@ -52,7 +52,7 @@ struct Reader {
   size_t at = 0;
   bool Take(void* out, size_t n) {
     if (n > b.size() - at) return false;
-    std::memcpy(out, b.data() + at, n);
+    if (n > 0) std::memcpy(out, b.data() + at, n);  // an empty tensor's data may be null
     at += n;
     return true;
   }
