@@ -90,9 +90,8 @@ void ExpectVerified(const Verified& v, int tp) {
   CHECK(v.performed == std::vector<size_t>(static_cast<size_t>(tp), v.collectives));
 }
 
-// Every covered family under each bundled plan for it: its Hugging Face plan (except gemma2 and
-// gemma3, whose tied embeddings tpc check rejects under it: tied-placement-mismatch), NeMo
-// AutoModel's and NeMo RL's, at tp 2 and 4 (KV heads replicated where there are fewer than 4),
+// Every covered family under each bundled plan for it: its Hugging Face plan (transformers 5.24's,
+// whose vocab-sharded embedding matches gemma's tied lm_head), NeMo AutoModel's and NeMo RL's, at tp 2 and 4 (KV heads replicated where there are fewer than 4),
 // with and without sequence parallelism. Under --sp, nemo/gemma3 and NeMo RL's plans feed a plain
 // SequenceParallel norm's Shard(1) output into colwise q/k/v (Automodel #652): tpc check rejects
 // them (layout-mismatch), which the table says by hand.
@@ -107,6 +106,7 @@ const PlanCase kPlanCases[] = {
     {"qwen2", "hf/qwen2", false},       {"qwen2", "nemo/qwen", false},    {"qwen2", "rl/qwen", true},
     {"qwen3", "hf/qwen3", false},       {"qwen3", "nemo/qwen", false},    {"qwen3", "rl/qwen", true},
     {"phi3", "hf/phi3", false},         {"phi3", "nemo/phi3", false},     {"gemma2", "nemo/gemma3", true},
+    {"gemma2", "hf/gemma2", false},     {"gemma3", "hf/gemma3_text", false},
     {"gemma3", "nemo/gemma3", true},    {"gemma3", "rl/gemma3", true},    {"starcoder2", "hf/starcoder2", false},
     {"gpt_neox", "hf/gpt_neox", false}, {"mixtral", "hf/mixtral", false}, {"qwen3_moe", "hf/qwen3_moe", false},
 };
