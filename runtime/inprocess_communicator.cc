@@ -2,6 +2,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -35,7 +36,7 @@ class InProcessHub {
       return false;
     };
     if (!cv_.wait_for(lock, timeout_, [&] { return all_here() || gone_missing(); }) || !all_here()) {
-      if (gone_missing()) return *error = std::string(what) + " failed: " + Gone(), false;
+      if (gone_missing()) return *error = std::string(what) + " failed: " + Gone(r), false;
       std::string missing;
       for (size_t i = 0; i < r.parts.size(); ++i)
         if (!r.parts[i]) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
@@ -62,7 +63,11 @@ class InProcessHub {
                " sent nothing within " + Seconds();
       return false;
     }
-    if (box.empty()) return *error = "receive from rank " + std::to_string(from) + " failed: " + Gone(), false;
+    if (box.empty()) {
+      const std::string& why = gone_.at(from);
+      return *error = "receive from rank " + std::to_string(from) + " failed: it stopped" +
+                      (why.empty() ? "" : " (" + why + ")"), false;
+    }
     *bytes = std::move(box.front());
     box.pop_front();
     return true;
@@ -87,8 +92,11 @@ class InProcessHub {
     return s;
   }
 
-  std::string Gone() const {  // under mu_
-    const auto& [rank, why] = *gone_.begin();
+  // Names a rank that left before its part of `round`. Under mu_.
+  std::string Gone(const Round& round) const {
+    auto it = gone_.begin();
+    while (std::next(it) != gone_.end() && round.parts[static_cast<size_t>(it->first)]) ++it;
+    const auto& [rank, why] = *it;
     return "rank " + std::to_string(rank) + " stopped" + (why.empty() ? "" : " (" + why + ")");
   }
 

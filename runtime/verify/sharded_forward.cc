@@ -212,13 +212,10 @@ bool Runnable(const ModelGraph& g, const Program& program, std::vector<int>* ord
   return true;
 }
 
-}  // namespace
-
-bool RunShardedRank(const ReferenceModel& model, const Program& program, const StoredSource& stored,
-                    at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out, std::string* err) {
-  std::vector<int> order;
-  Schedule s;
-  if (!Runnable(model.graph, program, &order, &s, err)) return out->error = *err, false;
+// One rank on a schedule Runnable made (shared by the in-process ranks).
+bool RunRank(const ReferenceModel& model, const Program& program, const Schedule& s, const std::vector<int>& order,
+             const StoredSource& stored, at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out,
+             std::string* err) {
   Rank rank(model, program, s, order, comm);
   std::string why;
   try {
@@ -232,6 +229,16 @@ bool RunShardedRank(const ReferenceModel& model, const Program& program, const S
   if (why.empty()) return true;
   out->error = "rank " + std::to_string(comm.rank()) + ", '" + rank.current() + "': " + why;
   return *err = out->error, false;
+}
+
+}  // namespace
+
+bool RunShardedRank(const ReferenceModel& model, const Program& program, const StoredSource& stored,
+                    at::ScalarType dtype, const at::Tensor& ids, Communicator& comm, RankRun* out, std::string* err) {
+  std::vector<int> order;
+  Schedule s;
+  if (!Runnable(model.graph, program, &order, &s, err)) return out->error = *err, false;
+  return RunRank(model, program, s, order, stored, dtype, ids, comm, out, err);
 }
 
 void ShardedLayouts(const ReferenceModel& model, const Program& program, ShardedRun* out) {
@@ -270,7 +277,7 @@ bool RunShardedForward(const ReferenceModel& model, const Program& program, cons
     threads.emplace_back([&, r] {
       std::string why;  // also in the rank's error
       size_t i = static_cast<size_t>(r);
-      if (!RunShardedRank(model, program, once, dtype, ids, *comms[i], &out->ranks[i], &why)) {
+      if (!RunRank(model, program, s, order, once, dtype, ids, *comms[i], &out->ranks[i], &why)) {
         out->ranks[i].failure = failures++;
         comms[i]->Leave(out->ranks[i].stopped_at < 0 ? "" : "at '" + model.graph.at(out->ranks[i].stopped_at).name + "'");
       }

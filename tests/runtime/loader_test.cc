@@ -117,6 +117,22 @@ TEST_SUITE("loader") {
     }
   }
 
+  TEST_CASE("a rank that leaves the in-process group fails the calls waiting on it at once, naming it") {
+    auto comms = InProcessCommunicator::Create(3, std::chrono::seconds(30));
+    std::string gather_error, recv_error;
+    std::vector<Bytes> parts;
+    Bytes got;
+    auto start = std::chrono::steady_clock::now();
+    std::thread zero([&] { CHECK_FALSE(comms[0]->AllGather(Bytes{1}, &parts, &gather_error)); });
+    std::thread two([&] { CHECK_FALSE(comms[2]->Recv(&got, 1, &recv_error)); });
+    comms[1]->Leave("at 'model.layers.0.self_attn.attention'");
+    zero.join();
+    two.join();
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));  // not the 30 s timeout
+    CHECK(gather_error == "all-gather failed: rank 1 stopped (at 'model.layers.0.self_attn.attention')");
+    CHECK(recv_error == "receive from rank 1 failed: it stopped (at 'model.layers.0.self_attn.attention')");
+  }
+
   TEST_CASE("a rank that cannot read the checkpoint ends every rank with its error") {
     TempDir tmp;
     Checkpoint c = MakeCheckpoint(tmp.path / "ck", 2);
